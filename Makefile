@@ -1,0 +1,59 @@
+# honch-hil: `make test` and `make run` work on a fresh Debian machine as root.
+# Everything is cached under build/; a second run with nothing changed takes seconds.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+BUILD := build
+VENV := $(BUILD)/venv
+BIN := $(VENV)/bin
+# System packages the harness needs: the host C toolchain, the Cortex-M3 toolchain and
+# QEMU for the emulated board, libffi/pkg-config for MicroPython's unix port, dpkg-dev
+# for `apt-get source`.
+APT_PACKAGES := build-essential pkg-config libffi-dev dpkg-dev xz-utils \
+	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+BENCH_APT_PACKAGES := valgrind
+# Inputs of the editable install (the host port's C extension is compiled by pip).
+VENV_INPUTS := pyproject.toml VERSION $(wildcard setup.py) \
+	$(shell find core -name '*.[ch]' 2>/dev/null)
+
+.PHONY: all test run deps apt venv firmware bench clean distclean
+
+all: test
+
+deps: apt venv firmware
+
+apt:
+	@scripts=$$(for p in $(APT_PACKAGES) $(EXTRA_APT); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$scripts" ]; then \
+		echo "installing system packages:" $$scripts; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$scripts; \
+	fi
+
+venv: $(BUILD)/venv.stamp
+
+$(BUILD)/venv.stamp: $(VENV_INPUTS)
+	@mkdir -p $(BUILD)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+firmware: apt venv
+	$(BIN)/honch-hil firmware build unix qemu
+
+test: apt venv
+	$(BIN)/python -m pytest tests
+
+run: apt venv
+	$(BIN)/honch-hil run
+
+bench: EXTRA_APT = $(BENCH_APT_PACKAGES)
+bench: apt venv
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf reports $(BUILD)/artifacts
+
+distclean: clean
+	rm -rf $(BUILD)
