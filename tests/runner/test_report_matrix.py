@@ -1,0 +1,106 @@
+"""The matrix a run reports: verdict per clause and board, from real pytest outcomes."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from harness.report.collector import RESULTS_ENV
+from harness.report.render import write_reports
+from harness.report.results import Outcome, build_matrix, read_records, run_passed
+
+SUITE = textwrap.dedent('''
+    import pytest
+
+    @pytest.fixture(params=["alpha", "beta"])
+    def board(request, record_property):
+        record_property("board", request.param)
+        record_property("serial_log", f"/tmp/logs/{request.param}.log")
+        return request.param
+
+    @pytest.mark.clause("C1", "C2")
+    def test_headers(board):
+        assert True
+
+    @pytest.mark.clause("C21")
+    def test_spacing(board):
+        assert board != "beta", "flush() sent inside the spacing window"
+
+    @pytest.mark.clause("C48")
+    def test_battery(board):
+        if board == "beta":
+            pytest.skip("board has no battery source")
+
+    def test_without_clause(board):
+        pass
+''')
+
+
+def run_suite(tmp_path, *extra):
+    (tmp_path / "test_fake_conformance.py").write_text(SUITE)
+    results = tmp_path / "results.jsonl"
+    env = dict(os.environ, **{RESULTS_ENV: str(results)})
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "harness.report.collector", "-q",
+                           "-p", "no:cacheprovider", str(tmp_path), *extra],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    return proc, read_records(results)
+
+
+def test_matrix_has_a_verdict_per_clause_and_board_with_the_failure_reason(tmp_path):
+    proc, records = run_suite(tmp_path)
+    assert proc.returncode == 1
+    assert "FAIL [beta]" in proc.stdout and "progress | alpha:" in proc.stdout
+    matrix = build_matrix(records)
+    assert set(matrix) == {"C1", "C2", "C21", "C48"}
+    assert matrix["C1"]["alpha"].verdict == matrix["C1"]["beta"].verdict == "pass"
+    assert matrix["C21"]["alpha"].verdict == "pass"
+    beta = matrix["C21"]["beta"]
+    assert beta.verdict == "fail"
+    assert "flush() sent inside the spacing window" in beta.reason
+    assert beta.log == "/tmp/logs/beta.log"
+    assert matrix["C48"]["beta"].verdict == "skip"
+    assert "no battery source" in matrix["C48"]["beta"].reason
+    assert not run_passed(matrix, records)
+
+
+def test_run_passes_only_without_failures(tmp_path):
+    proc, records = run_suite(tmp_path, "-k", "not spacing")
+    assert proc.returncode == 0
+    assert run_passed(build_matrix(records), records)
+
+
+def test_an_unclaused_failure_still_fails_the_run():
+    records = [Outcome("t.py::test_a[x]", "x", ["C1"], "passed"),
+               Outcome("t.py::test_b[x]", "x", [], "failed", message="boom")]
+    assert not run_passed(build_matrix(records), records)
+
+
+def test_retried_pass_is_flaky_not_clean_and_does_not_fail_the_run():
+    records = [Outcome("t.py::test_a[x]", "x", ["C5"], "rerun", message="timeout"),
+               Outcome("t.py::test_a[x]", "x", ["C5"], "passed")]
+    matrix = build_matrix(records)
+    assert matrix["C5"]["x"].verdict == "flaky"
+    assert "timeout" in matrix["C5"]["x"].reason
+    assert run_passed(matrix, records)
+
+
+def test_repetitions_count_failures_per_clause(tmp_path):
+    records = [Outcome(f"t.py::test_a[x-{i}-5]", "x", ["C23"], "failed" if i == 3 else "passed",
+                          message="gap 2.9 s outside 2 s ± 25 %") for i in range(1, 6)]
+    summary = write_reports(records, {"started": "now", "boards": ["x"]}, tmp_path)
+    cell = summary["clauses"]["C23"]["boards"]["x"]
+    assert (cell["verdict"], cell["failed"], cell["attempts"]) == ("fail", 1, 5)
+    md = (tmp_path / "matrix.md").read_text()
+    assert "| C23 | backoff | FAIL (1/5) |" in md
+    assert "gap 2.9 s" in (tmp_path / "matrix.html").read_text()
+    assert json.loads((tmp_path / "summary.json").read_text())["passed"] is False
+
+
+def test_reports_link_logs_relative_to_the_report(tmp_path):
+    log = tmp_path / "artifacts" / "beta.log"
+    records = [Outcome("t.py::test_a[beta]", "beta", ["C2"], "failed", message="no stream id",
+                          properties={"serial_log": str(log)})]
+    write_reports(records, {"started": "now", "boards": ["beta"]}, tmp_path)
+    assert "](artifacts/beta.log)" in (tmp_path / "matrix.md").read_text()
+    assert 'href="artifacts/beta.log"' in (tmp_path / "matrix.html").read_text()
