@@ -315,7 +315,11 @@ class Agent:
         status = getattr(exc, "status", None)
         if type(status) is not int:
             status = None
-        return {"class": own, "status": status, "message": str(exc), "classes": classes}
+        detail = getattr(exc, "detail", None)
+        info = {"class": own, "status": status, "message": str(exc), "classes": classes}
+        if type(detail) is str:
+            info["detail"] = detail
+        return info
 
     # --- SDK access ------------------------------------------------------------------
 
@@ -414,11 +418,8 @@ class Agent:
                 hooks[key] = host_hooks[key]
             else:
                 raise AgentError("unknown host hook %r (known: battery, state_path, crash_report)" % (key,))
-        factory = getattr(honch, "_host_hooks", None)
-        if factory is None:
-            raise AgentError("this honch wrapper offers no host-hook path (honch._host_hooks)")
-        with factory(**hooks):
-            return honch.Honch(**config)
+        # the wrapper's internal constructor for host hooks (docs/sdk.md)
+        return honch.Honch._with_port_hooks(hooks, **config)
 
     def op_set_battery(self, level):
         self.battery = level
@@ -450,6 +451,8 @@ class Agent:
     def _raiser(self, cls, message, depth):
         if depth > 1:
             return self._raiser(cls, message, depth - 1)
+        if self.honch is not None and issubclass(cls, self.honch.HonchError):
+            raise cls(None, message)  # the SDK's classes take (status, detail)
         if message is None:
             raise cls()
         raise cls(message)
@@ -599,7 +602,7 @@ class Agent:
 CLIENT_OPS = ("track", "identify", "set_property", "session_start", "session_end",
               "report_log_error", "install_error_hook", "uninstall_error_hook",
               "connectivity_changed", "connected", "disconnected", "tick", "flush", "reset",
-              "shutdown", "queue_stats", "get_device_id")
+              "shutdown", "queue_stats", "get_device_id", "stream_id")
 
 
 def main():
