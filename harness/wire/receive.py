@@ -1,0 +1,86 @@
+"""The receiver's judgement of one frame (steps 6–14 of the mock check order, W10),
+without any I/O, and a convenience to decode a recorded frame sequence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Hashable, Iterable
+
+from harness.protocol import CAPTURE_LIMITS, SOURCE_TYPE_COMPACT_EVENTS, Limits
+from harness.wire.errors import WireError
+from harness.wire.expand import expand_events
+from harness.wire.frame import Frame, parse_frame
+from harness.wire.message import decode_message, validate_message
+from harness.wire.reassembly import Reassembler
+from harness.wire.values import Message
+
+
+@dataclass
+class Verdict:
+    """The answer to one frame: ``status`` is 202, 204 or a rejection code."""
+
+    status: int
+    reason: str
+    frame: Frame | None = None        # None when the frame itself could not be parsed
+    message: Message | None = None    # the decoded message (set on 204, and on 422 rejections)
+    events: list = field(default_factory=list)  # the expanded events to store (204 only)
+
+
+def judge_frame(reassembler: Reassembler, body, *, stream_id: str | None, namespace: Hashable = None,
+                limits: Limits = CAPTURE_LIMITS, binary_properties: bool = False) -> Verdict:
+    """Judge one request body that already passed the HTTP checks (steps 1–5).
+
+    The partial is keyed by ``(namespace, stream_id or "", source type, message id)``; a
+    capture server passes the project key as ``namespace``, so that the key is W3.3's
+    tuple. ``stream_id=None`` means the header was absent, which only a single frame may do.
+    Never raises ``WireError``: rejections come back as a Verdict with their status.
+    """
+    try:
+        frame = parse_frame(body, limits)
+    except WireError as exc:
+        return Verdict(exc.status, exc.reason)
+    if stream_id is None and frame.kind != "single":
+        return Verdict(400, f"{frame.kind} frame without a stream id", frame)
+    key = (namespace, stream_id or "", SOURCE_TYPE_COMPACT_EVENTS, frame.message_id)
+    try:
+        progress = reassembler.accept(key, frame)
+    except WireError as exc:
+        return Verdict(exc.status, exc.reason, frame)
+    if progress.message is None:
+        what = "repeat of an accepted frame" if progress.repeat else "frame stored"
+        return Verdict(202, f"{what}: {progress.received} of {progress.total} message bytes", frame)
+    message = None
+    try:
+        message = decode_message(progress.message, limits)
+        validate_message(message, binary_properties)
+    except WireError as exc:
+        return Verdict(exc.status, exc.reason, frame, message)
+    events = expand_events(message)
+    return Verdict(204, f"message stored: {len(events)} events", frame, message, events)
+
+
+def reassemble(frames: Iterable[bytes], limits: Limits = CAPTURE_LIMITS) -> bytes:
+    """The message carried by the frames of ONE message, in sending order.
+
+    Rejections raise ``WireError`` as a receiver would answer them; idempotent repeats are
+    allowed. Raises ``ValueError`` when the frames end before the message is complete or
+    continue after it.
+    """
+    reassembler = Reassembler()
+    message = None
+    progress = None
+    for i, body in enumerate(frames):
+        if message is not None:
+            raise ValueError(f"frame #{i} follows the frame that completed the message")
+        frame = parse_frame(body, limits)
+        progress = reassembler.accept(frame.message_id, frame)
+        message = progress.message
+    if message is None:
+        held = f"{progress.received} of {progress.total} bytes" if progress else "no frames"
+        raise ValueError(f"the frames end before the message is complete ({held})")
+    return message
+
+
+def decode_frames(frames: Iterable[bytes], limits: Limits = CAPTURE_LIMITS) -> Message:
+    """:func:`reassemble`, then :func:`decode_message` (400/413; validation is the caller's)."""
+    return decode_message(reassemble(frames, limits), limits)
