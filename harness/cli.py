@@ -11,6 +11,7 @@ from harness import __version__
 #: modules that contribute subcommands; each has ``register(subparsers)``, which adds
 #: its parser(s) with ``set_defaults(func=...)``; ``func(args)`` returns the exit status.
 COMMANDS = (
+    "harness.capture.cli",
 )
 
 

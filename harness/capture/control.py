@@ -1,0 +1,179 @@
+"""The control API under ``/_hil/`` (JSON; the interface is fixed, see docs/capture.md).
+
+* ``GET /_hil/health``
+* ``PUT /_hil/tenants/{key}`` (options) → 201 created / 200 reset; ``GET`` → options and counts;
+  ``DELETE`` → removed
+* ``GET /_hil/tenants/{key}/events``, ``GET /_hil/tenants/{key}/requests``
+* ``POST /_hil/tenants/{key}/faults`` ``{"faults": [...]}``, ``GET`` (pending), ``DELETE`` (clear)
+
+The key is one percent-encoded path segment. When the server has a control
+token, every request must carry ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from urllib.parse import unquote
+
+from .faults import FaultError, parse_faults
+from .http11 import RequestHead, error_body
+from .tenants import OptionsError, Tenants, key_problem, parse_options
+
+CONTROL_PREFIX = "/_hil/"
+#: Control bodies are small JSON documents (options, fault lists).
+MAX_CONTROL_BODY = 1024 * 1024
+
+
+class Reply:
+    """A control answer; ``log_path`` is the request path with the key replaced by its alias."""
+
+    __slots__ = ("status", "headers", "body", "reason", "log_path", "tenant_alias")
+
+    def __init__(self, status: int, document=None, *, reason: str = "", headers=None, log_path: str = "",
+                 tenant_alias: str | None = None):
+        self.status = status
+        self.headers = list(headers or [])
+        self.body = b"" if document is None else json.dumps(document).encode()
+        self.reason = reason
+        self.log_path = log_path
+        self.tenant_alias = tenant_alias
+
+
+def _error(status: int, reason: str, **kwargs) -> Reply:
+    reply = Reply(status, reason=reason, **kwargs)
+    reply.body = error_body(status, reason)
+    return reply
+
+
+def is_control(target: str) -> bool:
+    return target.startswith(CONTROL_PREFIX)
+
+
+class ControlApi:
+    def __init__(self, tenants: Tenants, *, token: str | None, info: dict):
+        self.tenants = tenants
+        self.token = token
+        self.info = info
+
+    def handle(self, head: RequestHead, body: bytes, body_problem: tuple[int, str] | None) -> Reply:
+        """Answer one control request; ``body_problem`` is (status, reason) when the
+        body could not be read as announced."""
+        path = head.target.split("?", 1)[0]
+        segments = path[len(CONTROL_PREFIX):].split("/")
+        log_path = self._log_path(segments)
+        if self.token is not None and not self._authorized(head):
+            return _error(401, "control API token missing or wrong (send Authorization: Bearer <token>)",
+                          headers=[("WWW-Authenticate", "Bearer")], log_path=log_path)
+        if body_problem:
+            return _error(*body_problem, log_path=log_path)
+        try:
+            reply = self._route(head.method, segments, body)
+        except _Refused as refused:
+            reply = _error(refused.status, refused.reason, headers=refused.headers)
+        reply.log_path = log_path
+        if len(segments) >= 2 and segments[0] == "tenants":
+            reply.tenant_alias = self.tenants.alias(unquote(segments[1], encoding="latin-1"))
+        return reply
+
+    def _authorized(self, head: RequestHead) -> bool:
+        values = head.values("Authorization")
+        if len(values) != 1 or not values[0].startswith("Bearer "):
+            return False
+        return hmac.compare_digest(values[0][len("Bearer "):].encode("latin-1"), self.token.encode("latin-1"))
+
+    def _log_path(self, segments: list[str]) -> str:
+        shown = list(segments)
+        if len(shown) >= 2 and shown[0] == "tenants":
+            shown[1] = self.tenants.alias(unquote(shown[1], encoding="latin-1"))
+        return CONTROL_PREFIX + "/".join(shown)
+
+    # -- routing ---------------------------------------------------------------------
+
+    def _route(self, method: str, segments: list[str], body: bytes) -> Reply:
+        if segments == ["health"]:
+            _allow(method, "GET")
+            return Reply(200, {"status": "ok", "tenants": len(self.tenants), **self.info})
+        if len(segments) in (2, 3) and segments[0] == "tenants":
+            key = unquote(segments[1], encoding="latin-1")
+            problem = key_problem(key)
+            if problem:
+                raise _Refused(400, problem)
+            if len(segments) == 2:
+                return self._tenant(method, key, body)
+            resource = segments[2]
+            if resource == "events":
+                _allow(method, "GET")
+                tenant = self._existing(key)
+                return Reply(200, {"events": list(tenant.events), "dropped": tenant.events_dropped})
+            if resource == "requests":
+                _allow(method, "GET")
+                tenant = self._existing(key)
+                return Reply(200, {"requests": tenant.requests_json(), "dropped": tenant.requests_dropped})
+            if resource == "faults":
+                return self._faults(method, key, body)
+        raise _Refused(404, f"no control resource {CONTROL_PREFIX}{'/'.join(segments)}")
+
+    def _tenant(self, method: str, key: str, body: bytes) -> Reply:
+        _allow(method, "PUT", "GET", "DELETE")
+        if method == "PUT":
+            try:
+                options = parse_options(_json(body))
+                tenant, created = self.tenants.put(key, options)
+            except OptionsError as exc:
+                raise _Refused(400, str(exc)) from None
+            return Reply(201 if created else 200, self._describe(tenant, created=created))
+        if method == "GET":
+            return Reply(200, self._describe(self._existing(key)))
+        self._existing(key)
+        self.tenants.delete(key)
+        return Reply(200, {"deleted": True})
+
+    def _faults(self, method: str, key: str, body: bytes) -> Reply:
+        _allow(method, "POST", "GET", "DELETE")
+        tenant = self._existing(key)
+        if method == "POST":
+            try:
+                tenant.add_faults(parse_faults(_json(body)))
+            except (FaultError, OptionsError) as exc:
+                raise _Refused(400, str(exc)) from None
+            return Reply(200, {"pending": [f.spec for f in tenant.faults]})
+        if method == "GET":
+            return Reply(200, {"pending": [f.spec for f in tenant.faults]})
+        cleared = len(tenant.faults)
+        tenant.faults.clear()
+        return Reply(200, {"cleared": cleared})
+
+    def _existing(self, key: str):
+        tenant = self.tenants.get(key)
+        if tenant is None:
+            raise _Refused(404, "no such tenant (create it with PUT first)")
+        return tenant
+
+    @staticmethod
+    def _describe(tenant, **extra) -> dict:
+        return {"alias": tenant.alias, "options": tenant.options.to_json(), "events": len(tenant.events),
+                "requests": len(tenant.requests), "pending_faults": len(tenant.faults), **extra}
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str, headers=None):
+        super().__init__(status, reason)
+        self.status = status
+        self.reason = reason
+        self.headers = headers or []
+
+
+def _allow(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise _Refused(405, f"method {method} not allowed here; use {' or '.join(allowed)}",
+                       headers=[("Allow", ", ".join(allowed))])
+
+
+def _json(body: bytes):
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise _Refused(400, f"body is not valid JSON: {exc}") from None

@@ -1,0 +1,203 @@
+"""Strict parsing of an HTTP/1.1 request head, and response serialisation.
+
+The mock parses requests by hand so that every deviation a device can make is
+visible and answered precisely (W3). Parsing is pure: bytes in, a ``RequestHead``
+or a ``HeadError`` out. Nothing here knows about tenants or frames.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from http import HTTPStatus
+
+from harness.protocol import HTTP_REASONS
+
+#: A request head larger than this is answered 431 without waiting for the rest.
+#: A device's head is about 250 bytes; 16 KiB leaves room for any honest client.
+MAX_HEAD_BYTES = 16 * 1024
+MAX_HEADER_LINES = 100
+#: Content-Length values with more significant digits than this are simply "huge";
+#: converting them would only cost time (and Python refuses > 4300 digits).
+MAX_CONTENT_LENGTH_DIGITS = 20
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]\Z")
+_TARGET = re.compile(rb"[\x21-\x7e]+\Z")
+# Field values: visible ASCII, obs-text, and SP/HTAB inside (RFC 9110 5.5).
+_FIELD_VALUE = re.compile(rb"[\x21-\x7e\x80-\xff]([\x20-\x7e\x80-\xff\t]*[\x21-\x7e\x80-\xff])?\Z")
+
+
+class HeadError(Exception):
+    """The request head cannot be parsed; ``status`` is what the mock answers."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(status, reason)
+        self.status = status
+        self.reason = reason
+
+
+class RequestHead:
+    """A parsed request line and header section.
+
+    ``headers`` keeps every field line in arrival order with names as sent;
+    lookups are case-insensitive.
+    """
+
+    __slots__ = ("method", "target", "version", "headers", "_index")
+
+    def __init__(self, method: str, target: str, version: str, headers: list[tuple[str, str]]):
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self._index: dict[str, list[str]] = {}
+        for name, value in headers:
+            self._index.setdefault(name.lower(), []).append(value)
+
+    def values(self, name: str) -> list[str]:
+        """Every value of header ``name`` (case-insensitive), in arrival order."""
+        return self._index.get(name.lower(), [])
+
+    def get(self, name: str) -> str | None:
+        """The first value of header ``name``, or None."""
+        values = self._index.get(name.lower())
+        return values[0] if values else None
+
+    def count(self, name: str) -> int:
+        return len(self._index.get(name.lower(), ()))
+
+    def has(self, name: str) -> bool:
+        return name.lower() in self._index
+
+    def as_dict(self) -> dict[str, str]:
+        """Headers as a dict keyed by the name as first sent; a repeated field's
+        values are joined with ", " (RFC 9110 5.3)."""
+        out: dict[str, str] = {}
+        first_name: dict[str, str] = {}
+        for name, value in self.headers:
+            key = first_name.setdefault(name.lower(), name)
+            out[key] = f"{out[key]}, {value}" if key in out else value
+        return out
+
+
+def find_head_end(buffer: bytes | bytearray) -> int:
+    """Index of the CRLF CRLF that ends the head, -1 if not there yet.
+
+    Raises HeadError when the bytes already show the head cannot be valid
+    (bare LF line ends, oversize head)."""
+    end = buffer.find(b"\r\n\r\n")
+    if end >= 0:
+        if end > MAX_HEAD_BYTES:
+            raise HeadError(431, f"request head is larger than {MAX_HEAD_BYTES} bytes")
+        return end
+    bare = buffer.find(b"\n\n")
+    if bare >= 0 and bare <= MAX_HEAD_BYTES:
+        raise HeadError(400, "request head lines must end with CRLF, found a bare LF")
+    if len(buffer) > MAX_HEAD_BYTES:
+        raise HeadError(431, f"request head is larger than {MAX_HEAD_BYTES} bytes")
+    return -1
+
+
+def parse_head(head: bytes) -> RequestHead:
+    """Parse the bytes before the blank line that ends a request head."""
+    lines = head.split(b"\r\n")
+    if len(lines) - 1 > MAX_HEADER_LINES:
+        raise HeadError(431, f"more than {MAX_HEADER_LINES} header lines")
+    for number, line in enumerate(lines, 1):
+        if b"\r" in line or b"\n" in line:
+            raise HeadError(400, f"line {number} of the request head contains a bare CR or LF")
+    method, target, version = _parse_request_line(lines[0])
+    headers = []
+    for number, line in enumerate(lines[1:], 2):
+        headers.append(_parse_field_line(line, number))
+    return RequestHead(method, target, version, headers)
+
+
+def _parse_request_line(line: bytes) -> tuple[str, str, str]:
+    parts = line.split(b" ")
+    if len(parts) != 3 or not all(parts):
+        raise HeadError(400, f"malformed request line {_show(line)}: expected 'METHOD SP target SP HTTP/1.1'")
+    method, target, version = parts
+    if not _TOKEN.match(method):
+        raise HeadError(400, f"malformed method {_show(method)}")
+    if not _TARGET.match(target):
+        raise HeadError(400, f"malformed request target {_show(target)}")
+    if not _VERSION.match(version):
+        raise HeadError(400, f"malformed HTTP version {_show(version)}")
+    return method.decode("ascii"), target.decode("ascii"), version.decode("ascii")
+
+
+def _parse_field_line(line: bytes, number: int) -> tuple[str, str]:
+    if not line:
+        raise HeadError(400, f"empty header line {number}")
+    if line[:1] in (b" ", b"\t"):
+        raise HeadError(400, f"header line {number} starts with whitespace (obsolete line folding)")
+    colon = line.find(b":")
+    if colon < 0:
+        raise HeadError(400, f"header line {number} has no colon: {_show(line)}")
+    name = line[:colon]
+    if not _TOKEN.match(name):
+        raise HeadError(400, f"invalid header name {_show(name)} on line {number}")
+    value = line[colon + 1:].strip(b" \t")
+    if value and not _FIELD_VALUE.match(value):
+        raise HeadError(400, f"header {name.decode('ascii')} on line {number} has a control character in its value")
+    return name.decode("ascii"), value.decode("latin-1")
+
+
+def parse_content_length(value: str) -> int | None:
+    """The decimal Content-Length, or None when the value is not one."""
+    if not value or not value.isascii() or not value.isdigit():
+        return None
+    significant = value.lstrip("0")
+    if len(significant) > MAX_CONTENT_LENGTH_DIGITS:
+        return 10 ** MAX_CONTENT_LENGTH_DIGITS
+    return int(significant or "0")
+
+
+def _show(raw: bytes, limit: int = 60) -> str:
+    text = raw[:limit].decode("latin-1")
+    shown = text.encode("unicode_escape").decode("ascii")
+    return repr(shown + ("..." if len(raw) > limit else ""))
+
+
+def reason_phrase(status: int) -> str:
+    phrase = HTTP_REASONS.get(status)
+    if phrase is None:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Status"
+    return phrase
+
+
+#: Short machine-readable names for error bodies, by status.
+ERROR_NAMES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 408: "request_timeout", 409: "conflict", 413: "too_large",
+    415: "unsupported_media_type", 422: "unprocessable", 431: "head_too_large",
+}
+
+
+def error_body(status: int, reason: str, error: str | None = None) -> bytes:
+    """The short JSON body of an error answer: ``{"error": ..., "reason": ...}``."""
+    name = error or ERROR_NAMES.get(status, "error")
+    return json.dumps({"error": name, "reason": reason}).encode()
+
+
+def serialize_response(status: int, headers: list[tuple[str, str]] | None = None, body: bytes = b"") -> bytes:
+    """A complete HTTP/1.1 response that closes the connection.
+
+    1xx, 204 and 304 answers never carry a body or a Content-Length (RFC 9110)."""
+    lines = [f"HTTP/1.1 {status} {reason_phrase(status)}"]
+    for name, value in headers or ():
+        lines.append(f"{name}: {value}")
+    bodiless = status < 200 or status in (204, 304)
+    if bodiless:
+        body = b""
+    else:
+        if body and not any(n.lower() == "content-type" for n, _ in headers or ()):
+            lines.append("Content-Type: application/json")
+        lines.append(f"Content-Length: {len(body)}")
+    lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body

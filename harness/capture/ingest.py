@@ -1,0 +1,197 @@
+"""The mock's judgement of one /capture request: the check order of W10.
+
+(1) path 404, (2) method 405, (3) project key 401 — ``route`` and ``identify``;
+fault injection happens between (3) and (4), in the server; then
+(4) Content-Type / Content-Encoding 415, (5) framing headers and stream id 400,
+(6) body size 413 — ``check_headers``; (7)-(14) frame, reassembly, CRC, decode,
+limits, semantics and store — ``process_frame``, built on ``harness.wire``.
+
+Every function returns a ``Verdict``; none raises for bad input.
+"""
+
+from __future__ import annotations
+
+import time
+
+from harness import protocol as P
+from harness import wire
+
+from .http11 import RequestHead
+
+#: W3.2: each of these headers MUST appear at most once (compared lower-case).
+SINGLE_HEADERS = tuple(name.lower() for name in (
+    "Host", "Content-Type", "Content-Length", P.HEADER_PROJECT_KEY, P.HEADER_STREAM_ID,
+    "Connection", P.HEADER_CONNECTION_TYPE, *P.RELAY_HEADERS, "Content-Encoding", "Transfer-Encoding",
+))
+
+
+class Request:
+    """A request as received: the parsed head plus what arrived of the body.
+
+    The body is read only when the head announced a usable length: a valid
+    Content-Length no larger than the applicable limit and no Transfer-Encoding.
+    """
+
+    __slots__ = ("head", "t", "body", "content_length", "body_read", "truncated", "extra")
+
+    def __init__(self, head: RequestHead, t: float, body: bytes = b"", content_length: int | None = None,
+                 body_read: bool = False, truncated: bool = False, extra: int = 0):
+        self.head = head
+        self.t = t
+        self.body = body
+        self.content_length = content_length
+        self.body_read = body_read
+        self.truncated = truncated
+        self.extra = extra
+
+    @property
+    def body_problem(self) -> str | None:
+        """Why the body does not match Content-Length, or None."""
+        if self.truncated:
+            return (f"body truncated: connection ended after {len(self.body)} of "
+                    f"{self.content_length} bytes announced by Content-Length")
+        if self.extra:
+            return (f"body longer than Content-Length: {self.extra} bytes arrived after the "
+                    f"{self.content_length} announced")
+        return None
+
+
+class Verdict:
+    """What the mock answers, and what it learned on the way."""
+
+    __slots__ = ("status", "reason", "headers", "events", "decoded", "frame")
+
+    def __init__(self, status: int, reason: str = "", headers=None, events=None, decoded: int | None = None,
+                 frame: dict | None = None):
+        self.status = status
+        self.reason = reason
+        self.headers = headers or []
+        #: expanded events stored by this request
+        self.events = events or []
+        #: number of events in the decoded message (also when it was refused as 413/422)
+        self.decoded = decoded
+        #: summary of the parsed frame: kind, message_id, offset/total_length
+        self.frame = frame
+
+    def __repr__(self):
+        return f"Verdict({self.status}, {self.reason!r})"
+
+
+def capture_path(prefix: str) -> str:
+    return prefix.rstrip("/") + P.CAPTURE_PATH
+
+
+def route(head: RequestHead, path: str) -> Verdict | None:
+    """Steps 1 and 2."""
+    if head.target != path:
+        return Verdict(404, f"path {head.target} is not {path}")
+    if head.method != "POST":
+        return Verdict(405, f"method {head.method} not allowed on {path}; use POST", headers=[("Allow", "POST")])
+    return None
+
+
+def project_keys(head: RequestHead) -> list[str]:
+    return head.values(P.HEADER_PROJECT_KEY)
+
+
+def identify(head: RequestHead, lookup) -> tuple[object | None, Verdict | None]:
+    """Step 3: the tenant named by the project key, or a 401 verdict.
+
+    ``lookup(key)`` returns the tenant or None (it may create one in --open
+    mode). A repeated key header must name the same tenant every time; the
+    repetition itself is answered 400 at step 5."""
+    keys = project_keys(head)
+    if not keys:
+        return None, Verdict(401, f"missing {P.HEADER_PROJECT_KEY} header")
+    if any(not key for key in keys):
+        return None, Verdict(401, f"empty {P.HEADER_PROJECT_KEY} header")
+    tenant = lookup(keys[0])
+    if tenant is None or any(key != keys[0] for key in keys[1:]):
+        return None, Verdict(401, "unknown project key")
+    return tenant, None
+
+
+def check_headers(request: Request, frame_limit: int) -> Verdict | None:
+    """Steps 4 (415), 5 (400) and 6 (413)."""
+    head = request.head
+    content_types = head.values("Content-Type")
+    if not content_types:
+        return Verdict(415, "missing Content-Type")
+    for value in content_types:
+        if ";" in value:
+            return Verdict(415, f"Content-Type {value!r} has parameters; send exactly {P.CONTENT_TYPE}")
+        if value.lower() != P.CONTENT_TYPE:
+            return Verdict(415, f"Content-Type {value!r} is not {P.CONTENT_TYPE}")
+    if head.has("Content-Encoding"):
+        return Verdict(415, "Content-Encoding is not allowed")
+
+    if head.version != "HTTP/1.1":
+        return Verdict(400, f"protocol {head.version} is not HTTP/1.1")
+    for name, value in head.headers:
+        lowered = name.lower()
+        if lowered in SINGLE_HEADERS and head.count(lowered) > 1:
+            return Verdict(400, f"header {name} appears {head.count(lowered)} times; at most once allowed")
+    if not head.get("Host"):
+        return Verdict(400, "missing Host header")
+    if head.has("Transfer-Encoding"):
+        return Verdict(400, "Transfer-Encoding is not allowed; send the frame with Content-Length")
+    raw_length = head.get("Content-Length")
+    if raw_length is None:
+        return Verdict(400, "missing Content-Length")
+    if request.content_length is None:
+        return Verdict(400, f"Content-Length {raw_length!r} is not a decimal number")
+    if request.body_read and request.body_problem:
+        return Verdict(400, request.body_problem)
+    stream_id = head.get(P.HEADER_STREAM_ID)
+    if stream_id is not None:
+        problem = stream_id_problem(stream_id)
+        if problem:
+            return Verdict(400, problem)
+
+    if request.content_length > frame_limit:
+        return Verdict(413, f"Content-Length {request.content_length} exceeds the frame limit of {frame_limit} bytes")
+    return None
+
+
+def stream_id_problem(stream_id: str) -> str | None:
+    if not stream_id:
+        return f"{P.HEADER_STREAM_ID} is empty"
+    if len(stream_id) > P.STREAM_ID_MAX_LEN:
+        return f"{P.HEADER_STREAM_ID} is {len(stream_id)} bytes long; at most {P.STREAM_ID_MAX_LEN} allowed"
+    if any(not P.HEADER_VALUE_MIN_BYTE <= ord(c) <= P.HEADER_VALUE_MAX_BYTE for c in stream_id):
+        return f"{P.HEADER_STREAM_ID} contains bytes outside 0x21-0x7E"
+    return None
+
+
+def process_frame(request: Request, tenant) -> Verdict:
+    """Steps 7-14: frame, total_length, reassembly, CRC, decode, limits, semantics, store.
+
+    The codec's ``judge_frame`` applies the W5/W6/W7 rules; the tenant's own
+    Reassembler makes the project key part of the partial-message key (W3.3)."""
+    body = request.body
+    stream_id = request.head.get(P.HEADER_STREAM_ID)
+    header = body[0] if body else None
+    # Stream id presence belongs to step 7, before the total_length check of step 8.
+    if stream_id is None and header in (P.FRAME_INIT, P.FRAME_MIDDLE, P.FRAME_FINAL):
+        kind = P.FRAME_KIND_BY_HEADER[header]
+        return Verdict(400, f"{kind} frame without {P.HEADER_STREAM_ID} (required on every frame of a "
+                            "multi-frame message)")
+    judged = wire.judge_frame(tenant.reassembler, body, stream_id=stream_id, limits=tenant.options.limits,
+                              binary_properties=tenant.options.binary_properties)
+    frame = judged.frame
+    summary = None
+    if frame is not None:
+        summary = {"kind": frame.kind, "message_id": frame.message_id, "offset": frame.offset}
+        if frame.total_length is not None:
+            summary["total_length"] = frame.total_length
+    decoded = len(judged.message.events) if judged.message is not None else None
+    if judged.status != 204:
+        return Verdict(judged.status, judged.reason, decoded=decoded, frame=summary)
+    events = judged.events
+    received_at = int(time.time() * 1000)
+    for event in events:
+        event["_meta"] = {"stream_id": stream_id or "", "message_id": frame.message_id,
+                          "received_at": received_at, "request_t": request.t}
+    tenant.store_events(events)
+    return Verdict(204, f"stored {len(events)} event{'s' if len(events) != 1 else ''}", events=events,
+                   decoded=decoded, frame=summary)

@@ -1,0 +1,575 @@
+"""The strict mock capture server: asyncio, stdlib only, one request per connection.
+
+``CaptureServer`` runs it either in a background thread with its own event loop
+(tests, fixtures) or in the foreground (``honch-hil serve``). Requests are parsed
+by hand (``http11``), judged by ``ingest`` in the W10 check order, and control
+requests under ``/_hil/`` go to ``control``.
+
+Connection life: read the head (bounded, 16 KiB), read the body only when the
+head announced a usable length, then answer and close. When the mock answers
+without consuming everything the client sent (413 without reading the body, a
+body longer than Content-Length), it half-closes and drains the input for a
+short while before closing, so that the client reads the answer instead of a
+reset. Every connection has a deadline for the whole request (slow senders get
+408) and for the drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import sys
+import threading
+import time
+import traceback
+
+from harness import __version__
+from harness import protocol as P
+
+from . import ingest
+from .control import CONTROL_PREFIX, MAX_CONTROL_BODY, ControlApi, is_control
+from .http11 import HeadError, error_body, find_head_end, parse_content_length, parse_head, serialize_response
+from .ingest import Request, Verdict
+from .tenants import Tenants, key_problem, parse_options
+
+#: Whole-request deadline: a device sends ~4 KiB at once; anything slower is a stuck sender.
+DEFAULT_READ_TIMEOUT = 10.0
+#: How long, and how much, the mock drains after answering early before it closes.
+LINGER_SECONDS = 2.0
+LINGER_MAX_BYTES = 4 * 1024 * 1024
+REDACTED = "<redacted>"
+#: Frame limit applied to a body before the tenant is known (unknown key or wrong path).
+DEFAULT_FRAME_LIMIT = P.CAPTURE_LIMITS.frame
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` only ever binds loopback addresses."""
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def _connect_host(host: str) -> str:
+    """Where a local client reaches a server bound to ``host``."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def _normalize_prefix(prefix: str) -> str:
+    prefix = (prefix or "").rstrip("/")
+    if prefix and (not prefix.startswith("/") or any(c in prefix for c in "?# ") or prefix.startswith(CONTROL_PREFIX)):
+        raise ValueError(f"capture prefix {prefix!r} must be a path like /base (no query, no fragment, not under /_hil/)")
+    return prefix
+
+
+class _App:
+    """Everything behind the sockets; lives on the event loop thread."""
+
+    def __init__(self, *, prefix: str, open_tenants: bool, control_token: str | None, partial_ttl: float,
+                 read_timeout: float, clock, observer):
+        from harness.wire import Reassembler  # the codec owns the W6 rules
+
+        self.clock = clock
+        self.read_timeout = read_timeout
+        self.capture_path = ingest.capture_path(prefix)
+        self.open_tenants = open_tenants
+        self.observer = observer
+        self.tenants = Tenants(lambda: Reassembler(partial_ttl, clock=clock))
+        self.started = clock()
+        self.internal_errors = 0
+        self.connections: set[_Connection] = set()
+        self.control = ControlApi(self.tenants, token=control_token, info={
+            "version": __version__, "capture_path": self.capture_path, "open": open_tenants,
+            "partial_ttl": partial_ttl, "read_timeout": read_timeout,
+        })
+
+    # -- limits known from the head --------------------------------------------------
+
+    def body_limit(self, head) -> int:
+        if is_control(head.target):
+            return MAX_CONTROL_BODY
+        keys = ingest.project_keys(head)
+        tenant = self.tenants.get(keys[0]) if keys else None
+        return tenant.options.limits.frame if tenant else DEFAULT_FRAME_LIMIT
+
+    # -- dispatch ----------------------------------------------------------------------
+
+    def dispatch(self, conn: "_Connection", request: Request) -> None:
+        try:
+            if is_control(request.head.target):
+                self._control(conn, request)
+            else:
+                self._capture(conn, request)
+        except Exception:  # a bug of ours: say so loudly, never take the server down
+            self._internal_error(conn, request)
+
+    def _internal_error(self, conn, request, tenant=None) -> None:
+        self.internal_errors += 1
+        detail = traceback.format_exc()
+        print(f"honch-hil capture: internal error\n{detail}", file=sys.stderr)
+        verdict = Verdict(500, f"mock internal error: {detail.strip().splitlines()[-1]}")
+        try:
+            self._answer(conn, request, tenant, verdict, fault=None)
+        except Exception:
+            conn.drop()
+
+    def _control(self, conn, request: Request) -> None:
+        head = request.head
+        problem = None
+        if head.has("Transfer-Encoding"):
+            problem = (400, "Transfer-Encoding is not supported; send Content-Length")
+        elif head.has("Content-Length") and request.content_length is None:
+            problem = (400, f"Content-Length {head.get('Content-Length')!r} is not a decimal number")
+        elif request.content_length is not None and request.content_length > MAX_CONTROL_BODY:
+            problem = (413, f"control request body above {MAX_CONTROL_BODY} bytes")
+        elif request.body_problem:
+            problem = (400, request.body_problem)
+        reply = self.control.handle(head, request.body, problem)
+        conn.respond(reply.status, reply.headers, reply.body)
+        self._observe({"kind": "control", "t": request.t, "method": head.method, "path": reply.log_path,
+                       "status": reply.status, "reason": reply.reason, "tenant": reply.tenant_alias})
+
+    def _lookup(self, key: str):
+        tenant = self.tenants.get(key)
+        if tenant is None and self.open_tenants and key_problem(key) is None and len(self.tenants) < self.tenants.max_tenants:
+            tenant, _ = self.tenants.put(key, parse_options({}))
+        return tenant
+
+    def _capture(self, conn, request: Request) -> None:
+        head = request.head
+        keys = ingest.project_keys(head)
+        tenant = self.tenants.get(keys[0]) if keys else None  # for the request log, whatever the verdict
+        verdict = ingest.route(head, self.capture_path)
+        if verdict is None:
+            tenant, verdict = ingest.identify(head, self._lookup)
+        if verdict is not None:
+            self._answer(conn, request, tenant, verdict, fault=None)
+            return
+        fault = tenant.next_fault()
+        if fault is None:
+            self._answer(conn, request, tenant, self._process(request, tenant), fault=None)
+        elif fault.delay_ms:
+            # Not tied to the connection: a client that gives up during the delay still has
+            # its request processed and recorded, as a real receiver would.
+            asyncio.get_running_loop().call_later(
+                fault.delay_ms / 1000, self._apply_fault_safely, conn, request, tenant, fault)
+        else:
+            self._apply_fault(conn, request, tenant, fault)
+
+    def _apply_fault_safely(self, conn, request, tenant, fault) -> None:
+        try:
+            self._apply_fault(conn, request, tenant, fault)
+        except Exception:
+            self._internal_error(conn, request, tenant)
+
+    def _apply_fault(self, conn, request, tenant, fault) -> None:
+        if fault.status is not None:
+            verdict = Verdict(fault.status, "injected status", headers=fault.headers)
+            self._answer(conn, request, tenant, verdict, fault=fault, processed=False)
+        elif fault.close:
+            self._answer(conn, request, tenant, Verdict(0, "injected close: connection closed without an answer"),
+                         fault=fault, processed=False)
+        elif fault.lose_response:
+            self._answer(conn, request, tenant, self._process(request, tenant), fault=fault, lose=True)
+        else:
+            self._answer(conn, request, tenant, self._process(request, tenant), fault=fault)
+
+    def _process(self, request: Request, tenant) -> Verdict:
+        """Steps 4-14 of W10."""
+        verdict = ingest.check_headers(request, tenant.options.limits.frame)
+        if verdict is None:
+            verdict = ingest.process_frame(request, tenant)
+        return verdict
+
+    # -- answering and recording ----------------------------------------------------------
+
+    def _answer(self, conn, request: Request, tenant, verdict: Verdict, *, fault, processed: bool = True,
+                lose: bool = False) -> None:
+        status = 0 if lose else verdict.status
+        reason = verdict.reason
+        if lose:
+            reason = f"injected lose_response: processed as {verdict.status} ({verdict.reason or 'ok'}), no answer sent"
+        client_gone = conn.closed
+        if status == 0:
+            conn.drop()
+        else:
+            body = error_body(status, reason, "injected" if fault is not None and fault.status else None) \
+                if status >= 400 else b""
+            conn.respond(status, verdict.headers, body)
+        record = self._record(request, status, reason, fault, verdict if processed else None, client_gone)
+        if tenant is not None:
+            tenant.log_request(record, len(request.body))
+        self._observe({"kind": "capture", "tenant": tenant.alias if tenant else self._alias_of(request),
+                       "decoded": verdict.decoded, **record})
+
+    def _alias_of(self, request: Request) -> str | None:
+        keys = ingest.project_keys(request.head)
+        return self.tenants.alias(keys[0]) if keys and keys[0] else None
+
+    def _record(self, request: Request, status: int, reason: str, fault, verdict: Verdict | None,
+                client_gone: bool) -> dict:
+        head = request.head
+        secrets = [key for key in ingest.project_keys(head) if key]
+        key_header = P.HEADER_PROJECT_KEY.lower()
+        headers = {}
+        for name, value in head.as_dict().items():
+            headers[name] = REDACTED if name.lower() == key_header else _redact(value, secrets)
+        record = {
+            "t": request.t,
+            "method": head.method,
+            "path": _redact(head.target, secrets),
+            "headers": headers,
+            "body_hex": request.body.hex(),
+            "status": status,
+            "reason": reason,
+            "fault": fault.spec if fault is not None else None,
+            # what processing concluded (differs from status under lose_response; null when a
+            # fault answered instead of processing)
+            "outcome": verdict.status if verdict is not None else None,
+            "frame": verdict.frame if verdict is not None else None,
+            "events": len(verdict.events) if verdict is not None else 0,
+        }
+        if client_gone:
+            record["client_gone"] = True
+        return record
+
+    def connection_failed(self, conn, head, t: float, status: int, reason: str) -> None:
+        """A request that never became complete: record it where it belongs."""
+        tenant = None
+        if head is not None and not is_control(head.target):
+            keys = ingest.project_keys(head)
+            tenant = self.tenants.get(keys[0]) if keys else None
+        entry = {"kind": "capture" if head is None or not is_control(head.target) else "control", "t": t,
+                 "method": head.method if head else None,
+                 "path": (head.target if head and not is_control(head.target) else None),
+                 "status": status, "reason": reason, "tenant": tenant.alias if tenant else None}
+        if tenant is not None:
+            request = Request(head, t)
+            record = self._record(request, status, reason, None, None, False)
+            tenant.log_request(record, 0)
+            entry.update(record)
+        self._observe(entry)
+
+    def _observe(self, entry: dict) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer(entry)
+        except Exception:
+            print(f"honch-hil capture: observer failed\n{traceback.format_exc()}", file=sys.stderr)
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: read one request, answer it, close."""
+
+    def __init__(self, app: _App):
+        self.app = app
+        self.transport = None
+        self.buffer = bytearray()
+        self.state = "head"       # head -> body -> busy -> (linger) -> closed
+        self.head = None
+        self.body_start = 0
+        self.expected = 0
+        self.body_read = False
+        self.content_length = None
+        self.eof = False
+        self.consumed = False     # True when everything the client sent was read
+        self.discarded = 0
+        self.timers: list[asyncio.TimerHandle] = []
+
+    @property
+    def closed(self) -> bool:
+        return self.state == "closed"
+
+    # -- asyncio callbacks ---------------------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.app.connections.add(self)
+        self.timers.append(asyncio.get_running_loop().call_later(self.app.read_timeout, self._timed_out))
+
+    def data_received(self, data: bytes) -> None:
+        if self.state in ("head", "body"):
+            self.buffer += data
+            self._advance()
+        elif self.state == "linger":
+            self.discarded += len(data)
+            if self.discarded > LINGER_MAX_BYTES:
+                self._close()
+        # "busy": the request is complete; later bytes are extra and already noted
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        if self.state == "head":
+            if self.buffer:
+                self._fail_head(HeadError(400, "connection closed before the end of the request head"))
+            else:
+                self._close()
+        elif self.state == "body":
+            self._advance()
+        elif self.state == "linger":
+            self._close()
+        return True  # keep the transport open so the answer can still be written
+
+    def connection_lost(self, exc) -> None:
+        was = self.state
+        self.state = "closed"
+        self._cancel_timers()
+        self.app.connections.discard(self)
+        if was == "body":
+            self.app.connection_failed(self, self.head, self.app.clock(), 0,
+                                       "connection lost before the request was complete")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _advance(self) -> None:
+        if self.state == "head":
+            try:
+                end = find_head_end(self.buffer)
+                if end < 0:
+                    return
+                self.head = parse_head(bytes(self.buffer[:end]))
+            except HeadError as exc:
+                self._fail_head(exc)
+                return
+            self.body_start = end + 4
+            self._plan_body()
+            self.state = "body"
+        received = len(self.buffer) - self.body_start
+        if self.body_read and received < self.expected and not self.eof:
+            return
+        self._complete(received)
+
+    def _plan_body(self) -> None:
+        head = self.head
+        values = head.values("Content-Length")
+        self.content_length = parse_content_length(values[0]) if values else None
+        if head.has("Transfer-Encoding") or len(values) > 1:
+            usable = False
+        elif not values:
+            usable = True  # no Content-Length and no Transfer-Encoding: no body (RFC 9112 6.3)
+        else:
+            usable = self.content_length is not None and self.content_length <= self.app.body_limit(head)
+        self.body_read = usable
+        self.expected = (self.content_length or 0) if usable else 0
+
+    def _complete(self, received: int) -> None:
+        self.state = "busy"
+        self._cancel_timers()
+        self.transport.pause_reading()
+        start = self.body_start
+        if self.body_read:
+            body = bytes(self.buffer[start:start + self.expected])
+            truncated = received < self.expected
+            extra = max(0, received - self.expected)
+            self.consumed = not extra
+        else:
+            body, truncated, extra = b"", False, 0
+            self.consumed = received == 0 and self.eof
+        self.buffer = bytearray()
+        request = Request(self.head, self.app.clock(), body, self.content_length, self.body_read, truncated, extra)
+        self.app.dispatch(self, request)
+
+    def _fail_head(self, error: HeadError) -> None:
+        self.state = "busy"
+        self._cancel_timers()
+        self.consumed = self.eof
+        self.respond(error.status, [], error_body(error.status, error.reason))
+        self.app.connection_failed(self, None, self.app.clock(), error.status, error.reason)
+
+    def _timed_out(self) -> None:
+        if self.state == "linger":
+            self._close()
+            return
+        if self.state not in ("head", "body"):
+            return
+        t = self.app.clock()
+        if self.state == "head" and not self.buffer:
+            self._close()
+            self.app.connection_failed(self, None, t, 0, "no request within the read timeout")
+            return
+        if self.state == "head":
+            reason = f"request head incomplete after {self.app.read_timeout:g} s"
+        else:
+            reason = (f"body incomplete after {self.app.read_timeout:g} s: "
+                      f"{len(self.buffer) - self.body_start} of {self.expected} bytes")
+        self.state = "busy"
+        self.consumed = False
+        self.respond(408, [], error_body(408, reason))
+        self.app.connection_failed(self, self.head, t, 408, reason)
+
+    # -- answering ------------------------------------------------------------------------
+
+    def respond(self, status: int, headers, body: bytes) -> None:
+        if self.state == "closed":
+            return
+        self.transport.write(serialize_response(status, headers, body))
+        if self.consumed or self.eof:
+            self._close()
+        else:
+            self._linger()
+
+    def drop(self) -> None:
+        """Close without an answer."""
+        self._close()
+
+    def _linger(self) -> None:
+        self.state = "linger"
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.transport.resume_reading()
+        self.timers.append(asyncio.get_running_loop().call_later(LINGER_SECONDS, self._timed_out))
+
+    def _close(self) -> None:
+        if self.state == "closed":
+            return
+        self.state = "closed"
+        self._cancel_timers()
+        self.app.connections.discard(self)
+        self.transport.close()
+
+    def abort(self) -> None:
+        self.state = "closed"
+        self._cancel_timers()
+        self.transport.abort()
+
+    def _cancel_timers(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
+
+
+class CaptureServer:
+    """The mock capture server.
+
+    >>> with CaptureServer() as server:          # background thread, port chosen by the OS
+    ...     ControlClient(server.url).tenant("key").reset()
+
+    ``honch-hil serve`` calls :meth:`run` instead, which blocks until Ctrl-C.
+    ``clock`` (monotonic seconds) drives request times and partial expiry, so tests
+    can move time forward instead of sleeping.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, prefix: str = "", open_tenants: bool = False,
+                 control_token: str | None = None, partial_ttl: float = P.PARTIAL_TTL_SECONDS,
+                 read_timeout: float = DEFAULT_READ_TIMEOUT, clock=time.monotonic, observer=None):
+        if not is_loopback(host) and not control_token:
+            raise ValueError(f"binding {host or 'all interfaces'} (not loopback) exposes the control API; "
+                             "give a control token (--control-token or HONCH_HIL_CONTROL_TOKEN)")
+        if partial_ttl <= 0:
+            raise ValueError(f"partial_ttl must be positive seconds, got {partial_ttl!r}")
+        if read_timeout <= 0:
+            raise ValueError(f"read_timeout must be positive seconds, got {read_timeout!r}")
+        self.host = host
+        self.requested_port = port
+        self.port: int | None = None
+        self.prefix = _normalize_prefix(prefix)
+        self._options = dict(prefix=self.prefix, open_tenants=open_tenants, control_token=control_token,
+                             partial_ttl=partial_ttl, read_timeout=read_timeout, clock=clock, observer=observer)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_requested: asyncio.Future | None = None
+        self._thread: threading.Thread | None = None
+        self._app: _App | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL for local clients (control API and SDK endpoint without the prefix)."""
+        if self.port is None:
+            raise RuntimeError("the server is not running")
+        return f"http://{_connect_host(self.host)}:{self.port}"
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint URL an SDK is configured with (its requests go to ``endpoint + /capture``)."""
+        return self.url + self.prefix
+
+    @property
+    def capture_url(self) -> str:
+        return self.url + self.prefix + P.CAPTURE_PATH
+
+    # -- background thread ---------------------------------------------------------------
+
+    def start(self) -> "CaptureServer":
+        if self._thread is not None:
+            raise RuntimeError("the server is already running")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def main():
+            try:
+                asyncio.run(self._main(ready.set))
+            except BaseException as exc:  # reported to start() or lost with the thread
+                failure.append(exc)
+                ready.set()
+
+        self._thread = threading.Thread(target=main, name="honch-hil-capture", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            self._thread = None
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        loop, stop = self._loop, self._stop_requested
+        if loop is not None and stop is not None:
+            try:
+                loop.call_soon_threadsafe(lambda: stop.done() or stop.set_result(None))
+            except RuntimeError:  # loop already closed
+                pass
+        thread.join()
+        self._thread = None
+        self.port = None
+
+    def __enter__(self) -> "CaptureServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- foreground ------------------------------------------------------------------------
+
+    def run(self, on_ready=None) -> None:
+        """Serve in the calling thread until KeyboardInterrupt (or :meth:`stop` from another thread)."""
+        asyncio.run(self._main(on_ready or (lambda: None)))
+
+    async def _main(self, on_ready) -> None:
+        loop = asyncio.get_running_loop()
+        self._app = app = _App(**self._options)
+        server = await loop.create_server(lambda: _Connection(app), self.host or None, self.requested_port,
+                                          backlog=1024, reuse_address=True)
+        self.port = server.sockets[0].getsockname()[1]
+        self._loop = loop
+        self._stop_requested = loop.create_future()
+        try:
+            on_ready()
+            await self._stop_requested
+        finally:
+            server.close()
+            for conn in list(app.connections):
+                conn.abort()
+            await server.wait_closed()
+            self._loop = None
