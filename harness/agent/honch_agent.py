@@ -266,6 +266,8 @@ class Agent:
             return self._buffer(value)
         if kind == "online_callback":
             return self.connectivity_callback
+        if kind == "raise":
+            return value  # set_online(): the callback raises instead of returning
         raise AgentError("unknown value escape %r" % (kind,))
 
     def _buffer(self, spec):
@@ -394,13 +396,31 @@ class Agent:
         _sleep_ms(ms)
         return None
 
+    def op_drop(self):
+        """Forget the client without shutting it down (between tests)."""
+        self._forget_client()
+        self.online = True
+        self.reenter_op = None
+        self.callback_log = []
+        self.callback_calls = 0
+        gc.collect()
+        return None
+
     def op_exit(self):
         self.running = False
         return None
 
+    def _forget_client(self):
+        if self.client is not None:
+            try:
+                self.client.uninstall_error_hook()  # never leave a stale hook chained
+            except Exception:
+                pass
+        self.client = None
+
     def op_init(self, config, host_hooks=None):
         honch = self._import_honch()
-        self.client = None
+        self._forget_client()
         gc.collect()
         if host_hooks:
             self.client = self._construct_with_hooks(honch, config, host_hooks)

@@ -1,0 +1,208 @@
+"""``AgentClient``: the host side of the agent's JSON-lines protocol over a link.
+
+It numbers requests and matches replies by id (a late reply to an op that timed
+out is dropped), keeps the last console lines that were not agent lines (for
+error messages), notices a MicroPython banner (the board rebooted) and serves
+tethered HTTP requests while it waits for a reply.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import re
+import time
+
+from harness.agent import codec
+from harness.boards.links import Link, LinkError
+
+#: a MicroPython boot banner or soft reboot, seen where an agent line was expected
+BANNER = re.compile(rb"(MicroPython v\d+\.\d+|soft reboot)")
+CONSOLE_TAIL_LINES = 40
+
+
+class AgentFailure(Exception):
+    """The board did not answer as the protocol requires. Carries the last console lines."""
+
+    def __init__(self, message: str, board: str, console: list[str], log_path=None):
+        self.board = board
+        self.console = console
+        self.log_path = log_path
+        text = f"board {board}: {message}"
+        if log_path:
+            text += f" (log: {log_path})"
+        if console:
+            text += "\nlast console lines:\n" + "\n".join("  | " + line for line in console[-15:])
+        super().__init__(text)
+
+
+class AgentTimeout(AgentFailure):
+    """No reply within the op timeout: the board is hung."""
+
+
+class BoardRebooted(AgentFailure):
+    """A boot banner appeared while the agent was running."""
+
+
+class BoardGone(AgentFailure):
+    """The link closed (the process exited, the port vanished)."""
+
+
+class RemoteError(Exception):
+    """An exception raised on the device. ``name`` is its class, ``classes`` the class
+    and its honch bases (most derived first), ``status`` the SDK status or None."""
+
+    def __init__(self, board: str, op: str, name: str, status, message: str, classes: list[str],
+                 detail: str | None = None):
+        self.board = board
+        self.op = op
+        self.name = name
+        self.status = status
+        self.message = message
+        self.classes = list(classes)
+        self.detail = detail
+        text = f"{name}({message!r}"
+        if status is not None:
+            text += f", status={status}"
+        text += f") raised by {op}() on board {board}"
+        if detail:
+            text += f": {detail}"
+        super().__init__(text)
+
+    def is_a(self, class_name: str) -> bool:
+        """True when the device exception is ``class_name`` or a subclass of it."""
+        return class_name in self.classes
+
+
+@contextlib.contextmanager
+def raises_remote(class_name: str, status: int | None = None):
+    """``with raises_remote("RateLimitedError", status=5): device.flush()``.
+
+    Passes when the device raised ``class_name`` (or a subclass) with that status."""
+    try:
+        yield
+    except RemoteError as exc:
+        if not exc.is_a(class_name):
+            raise AssertionError(f"expected {class_name}, got {exc}") from exc
+        if status is not None and exc.status != status:
+            raise AssertionError(f"expected {class_name} with status {status}, got {exc}") from exc
+        return
+    raise AssertionError(f"expected the device to raise {class_name}; nothing was raised")
+
+
+class AgentClient:
+    def __init__(self, link: Link, board: str = "?", op_timeout: float = 10.0, tether=None):
+        self.link = link
+        self.board = board
+        self.op_timeout = op_timeout
+        self.tether = tether
+        self.console = collections.deque(maxlen=CONSOLE_TAIL_LINES)
+        self._buffer = b""
+        self._next_id = 1
+        self.ready_info: dict | None = None
+        self.tether_served = 0
+
+    # --- failures --------------------------------------------------------------------
+
+    def _failure(self, cls, message):
+        return cls(message, self.board, list(self.console), getattr(self.link.log, "path", None))
+
+    # --- reading ---------------------------------------------------------------------
+
+    def _lines(self, deadline: float):
+        """Yield decoded agent messages until the deadline; console lines go to the tail."""
+        while True:
+            while b"\n" in self._buffer:
+                raw, self._buffer = self._buffer.split(b"\n", 1)
+                message = self._take_line(raw.rstrip(b"\r"))
+                if message is not None:
+                    yield message
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                self._buffer += self.link.read(min(left, 0.5))
+            except LinkError as exc:
+                raise self._failure(BoardGone, str(exc)) from None
+
+    def _take_line(self, raw: bytes):
+        at = raw.find(codec.PREFIX)
+        if at < 0:
+            text = raw.decode("utf-8", "replace")
+            if text.strip():
+                self.console.append(text)
+            if BANNER.search(raw):
+                self._saw_banner = text
+            return None
+        if at > 0:
+            self.console.append(raw[:at].decode("utf-8", "replace"))
+        try:
+            message = json.loads(raw[at + len(codec.PREFIX):])
+        except ValueError:
+            self.console.append(raw.decode("utf-8", "replace"))
+            return None
+        return message if isinstance(message, dict) else None
+
+    _saw_banner: str | None = None
+
+    def _check_banner(self):
+        if self._saw_banner is not None:
+            banner, self._saw_banner = self._saw_banner, None
+            raise self._failure(BoardRebooted, f"the board rebooted (banner {banner.strip()!r})")
+
+    # --- protocol --------------------------------------------------------------------
+
+    def wait_ready(self, timeout: float) -> dict:
+        """Wait for the agent's start-up line (banners before it are expected)."""
+        deadline = time.monotonic() + timeout
+        for message in self._lines(deadline):
+            if message.get("ready"):
+                self.ready_info = message
+                self._saw_banner = None
+                return message
+        raise self._failure(AgentTimeout, f"the agent did not start within {timeout:g} s")
+
+    def send_line(self, obj: dict) -> None:
+        try:
+            self.link.write(json.dumps(obj, ensure_ascii=False).encode("utf-8") + b"\n")
+        except LinkError as exc:
+            raise self._failure(BoardGone, str(exc)) from None
+
+    def call(self, op: str, *args, timeout: float | None = None, **kwargs):
+        """Run ``op`` on the device and return its (decoded) result; raise RemoteError
+        for a device exception, AgentTimeout / BoardRebooted / BoardGone otherwise."""
+        request_id = self._next_id
+        self._next_id += 1
+        request = {"id": request_id, "op": op}
+        if args:
+            request["args"] = codec.encode(list(args))
+        if kwargs:
+            request["kwargs"] = codec.encode(kwargs)
+        self._saw_banner = None
+        self.send_line(request)
+        limit = self.op_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        for message in self._lines(deadline):
+            self._check_banner()
+            if "tether" in message:
+                self._serve_tether(message)
+                continue
+            if message.get("id") != request_id:
+                continue  # a late reply to an op that timed out earlier
+            if message.get("ok"):
+                return codec.decode(message.get("result"))
+            error = message.get("error") or {}
+            raise RemoteError(self.board, op, error.get("class", "?"), error.get("status"),
+                              error.get("message", ""), error.get("classes", []), error.get("detail"))
+        self._check_banner()
+        raise self._failure(AgentTimeout, f"no reply to {op}() within {limit:g} s")
+
+    def _serve_tether(self, message: dict) -> None:
+        if self.tether is None:
+            reply = {"tether": message["tether"], "error": "transport",
+                     "message": "this board has no tether on the host side"}
+        else:
+            reply = self.tether.serve(message)
+        self.tether_served += 1
+        self.send_line(reply)

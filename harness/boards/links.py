@@ -1,0 +1,335 @@
+"""Links: one duplex byte stream to a board, every byte logged with a timestamp.
+
+* ``SerialLink`` — pyserial ``serial_for_url`` (a local tty, ``rfc2217://``,
+  ``socket://``), opened exclusively; raw-REPL entry and file copy go through
+  mpremote's serial transport bound to the same open port.
+* ``PtyLink`` — a ``SerialLink`` on a pseudo-terminal (QEMU's ``-serial pty``).
+* ``SubprocessLink`` — a process's stdin/stdout (the unix firmware, the host agent).
+
+A link only moves bytes; starting the agent, resets and health are the board
+driver's job (``harness.boards.driver``).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+
+class LinkError(Exception):
+    """The link cannot be opened or has gone away."""
+
+
+class ByteLog:
+    """Timestamped log of the traffic on a link, re-pointable to one file per test.
+
+    Lines read ``<seconds since open> <direction> <repr of the bytes>`` with ``>``
+    for host-to-board and ``<`` for board-to-host; ``#`` lines are notes.
+    """
+
+    def __init__(self, path: Path | None = None):
+        self._lock = threading.Lock()
+        self._file = None
+        self.path: Path | None = None
+        self._t0 = time.monotonic()
+        if path is not None:
+            self.open(path)
+
+    def open(self, path: Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+            self._file = open(path, "a", encoding="utf-8")
+            self.path = path
+            self._file.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S')} log opened (t0 = {self._t0:.6f})\n")
+            self._file.flush()
+
+    def _write(self, mark: str, text: str) -> None:
+        with self._lock:
+            if self._file is None:
+                return
+            self._file.write(f"{time.monotonic() - self._t0:12.6f} {mark} {text}\n")
+            self._file.flush()
+
+    def tx(self, data: bytes) -> None:
+        if data:
+            self._write(">", repr(bytes(data)))
+
+    def rx(self, data: bytes) -> None:
+        if data:
+            self._write("<", repr(bytes(data)))
+
+    def note(self, text: str) -> None:
+        self._write("#", text)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+class Link:
+    """A duplex byte stream. ``read`` returns what arrived within ``timeout`` seconds
+    (``b""`` if nothing); it raises ``LinkError`` once the other end is gone."""
+
+    kind = "abstract"
+
+    def __init__(self, log: ByteLog | None = None):
+        self.log = log if log is not None else ByteLog()
+
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def read(self, timeout: float) -> bytes:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.kind
+
+
+class _LoggedSerial:
+    """The pyserial object as mpremote sees it: logged I/O, blocking ``read(n)`` with a
+    deadline (mpremote reads fixed-size answers such as ``b"OK"``)."""
+
+    def __init__(self, ser, log: ByteLog, read_deadline: float = 10.0):
+        self._ser = ser
+        self._log = log
+        self.read_deadline = read_deadline
+
+    def write(self, data):
+        self._log.tx(data)
+        return self._ser.write(data)
+
+    def read(self, n=1):
+        out = b""
+        end = time.monotonic() + self.read_deadline
+        while len(out) < n and time.monotonic() < end:
+            self._ser.timeout = min(0.05, max(0.0, end - time.monotonic()))
+            chunk = self._ser.read(n - len(out))
+            if chunk:
+                self._log.rx(chunk)
+                out += chunk
+        return out
+
+    def inWaiting(self):  # noqa: N802 - pyserial's legacy name, used by mpremote
+        return self._ser.in_waiting
+
+    @property
+    def in_waiting(self):
+        return self._ser.in_waiting
+
+    def isOpen(self):  # noqa: N802
+        return self._ser.is_open
+
+    def close(self):
+        self._ser.close()
+
+    def __getattr__(self, name):
+        return getattr(self._ser, name)
+
+
+class SerialLink(Link):
+    """pyserial ``serial_for_url``: ``/dev/ttyUSB0``, ``rfc2217://host:port``, ``socket://host:port``."""
+
+    kind = "serial"
+
+    def __init__(self, url: str, baudrate: int = 115200, log: ByteLog | None = None,
+                 exclusive: bool = True):
+        super().__init__(log)
+        import serial
+
+        self.url = url
+        self.baudrate = baudrate
+        kwargs = {"baudrate": baudrate, "timeout": 0, "do_not_open": True}
+        if "://" not in url:
+            kwargs["exclusive"] = exclusive  # a second opener fails instead of stealing bytes
+        try:
+            self.serial = serial.serial_for_url(url, **kwargs)
+            self.serial.open()
+        except (OSError, ValueError, serial.SerialException) as exc:
+            raise LinkError(f"cannot open {url}: {exc}") from exc
+        self.log.note(f"opened {self.kind} link {url} at {baudrate} baud")
+        self._mp_serial = _LoggedSerial(self.serial, self.log)
+
+    def write(self, data: bytes) -> None:
+        self.log.tx(data)
+        try:
+            self.serial.write(data)
+            self.serial.flush()
+        except (OSError, Exception) as exc:
+            raise LinkError(f"write to {self.url} failed: {exc}") from exc
+
+    def read(self, timeout: float) -> bytes:
+        try:
+            self.serial.timeout = max(0.0, timeout)
+            data = self.serial.read(1)
+            if data:
+                waiting = self.serial.in_waiting
+                if waiting:
+                    self.serial.timeout = 0
+                    data += self.serial.read(waiting)
+        except (OSError, Exception) as exc:
+            raise LinkError(f"read from {self.url} failed: {exc}") from exc
+        self.log.rx(data)
+        return data
+
+    def mpremote(self):
+        """mpremote's ``SerialTransport`` driving this open port (raw REPL, fs copy)."""
+        from mpremote.transport_serial import SerialTransport
+
+        transport = SerialTransport.__new__(SerialTransport)
+        transport.in_raw_repl = False
+        transport.use_raw_paste = True
+        transport.device_name = self.url
+        transport.mounted = False
+        # poll in_waiting rather than block in read(1): works for ttys, ptys and sockets
+        transport.is_pty = False
+        transport.serial = self._mp_serial
+        return transport
+
+    def pulse(self, line: str, seconds: float = 0.1) -> None:
+        """Reset through a control line: ``dtr``, ``rts`` or ``dtr+rts`` (ESP32-style)."""
+        self.log.note(f"reset pulse on {line}")
+        if line == "dtr":
+            self.serial.dtr = False
+            time.sleep(seconds)
+            self.serial.dtr = True
+        elif line == "rts":
+            self.serial.rts = True
+            time.sleep(seconds)
+            self.serial.rts = False
+        elif line == "dtr+rts":
+            self.serial.dtr = False
+            self.serial.rts = True
+            time.sleep(seconds)
+            self.serial.rts = False
+        else:
+            raise ValueError(f"unknown reset line {line!r} (dtr, rts or dtr+rts)")
+
+    def close(self) -> None:
+        try:
+            self.serial.close()
+        finally:
+            self.log.note(f"closed {self.url}")
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.url}"
+
+
+class PtyLink(SerialLink):
+    """A pseudo-terminal slave, e.g. the one QEMU creates for ``-serial pty``."""
+
+    kind = "pty"
+
+
+class SubprocessLink(Link):
+    """A child process's stdin/stdout (stderr merged in). The process runs in its own
+    process group and is killed with it on ``close()``."""
+
+    kind = "subprocess"
+
+    def __init__(self, argv: list[str], log: ByteLog | None = None, env: dict | None = None,
+                 cwd: str | None = None):
+        super().__init__(log)
+        self.argv = [str(a) for a in argv]
+        try:
+            self.process = subprocess.Popen(
+                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                env=env, cwd=cwd, start_new_session=True, bufsize=0)
+        except OSError as exc:
+            raise LinkError(f"cannot start {self.argv[0]}: {exc}") from exc
+        self.log.note(f"started pid {self.process.pid}: {' '.join(self.argv)}")
+        self._chunks: queue.Queue[bytes] = queue.Queue()
+        self._reader = threading.Thread(target=self._pump, name=f"link-{self.process.pid}", daemon=True)
+        self._reader.start()
+        self._eof = False
+
+    def _pump(self):
+        fd = self.process.stdout.fileno()
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                data = b""
+            self._chunks.put(data)
+            if not data:
+                return
+
+    def write(self, data: bytes) -> None:
+        self.log.tx(data)
+        try:
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError, OSError) as exc:
+            raise LinkError(f"{self.describe()} is gone ({self.exit_status()})") from exc
+
+    def read(self, timeout: float) -> bytes:
+        if self._eof:
+            raise LinkError(f"{self.describe()} has exited ({self.exit_status()})")
+        out = b""
+        try:
+            out = self._chunks.get(timeout=max(0.0, timeout))
+            while out and not self._chunks.empty():
+                more = self._chunks.get_nowait()
+                if not more:
+                    self._chunks.put(more)  # keep the EOF marker for the next read
+                    break
+                out += more
+        except queue.Empty:
+            return b""
+        if not out:
+            self._eof = True
+            self.process.wait(timeout=5)
+            self.log.note(f"process exited ({self.exit_status()})")
+            raise LinkError(f"{self.describe()} has exited ({self.exit_status()})")
+        self.log.rx(out)
+        return out
+
+    def exit_status(self) -> str:
+        code = self.process.poll()
+        if code is None:
+            return "running"
+        if code < 0:
+            return f"killed by signal {-code}"
+        return f"exit status {code}"
+
+    def close(self) -> None:
+        kill_process_group(self.process)
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        self.log.note(f"stopped pid {self.process.pid} ({self.exit_status()})")
+
+    def describe(self) -> str:
+        return f"{self.kind} {Path(self.argv[0]).name} (pid {self.process.pid})"
+
+
+def kill_process_group(process: subprocess.Popen, grace: float = 2.0) -> None:
+    """Terminate a process started with ``start_new_session=True`` and its children."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=grace)
