@@ -12,6 +12,8 @@ from harness import __version__
 #: its parser(s) with ``set_defaults(func=...)``; ``func(args)`` returns the exit status.
 COMMANDS = (
     "harness.capture.cli",
+    "harness.boards.cli",
+    "harness.firmware.cli",
 )
 
 
