@@ -22,7 +22,6 @@ RESETS = ("restart", "soft", "dtr", "rts", "dtr+rts", "machine", "qemu-restart")
 #: how the agent gets onto a serial board: frozen in our firmware, or copied with mpremote
 AGENT_SOURCES = ("frozen", "copy")
 DEFAULT_RESET = {"host": "restart", "unix": "restart", "qemu": "qemu-restart", "serial": "soft"}
-KNOWN_TAGS = ("excepthook", "ssl", "wifi", "battery", "persistent_state", "emulated", "real", "tether")
 
 
 class BoardsFileError(ValueError):

@@ -1,0 +1,75 @@
+"""``honch-hil boards``: list the inventory and probe each board."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.boards.driver import BoardDriver, BoardError
+from harness.boards.inventory import ROOT, BoardsFileError, load_boards
+
+PROJECT_VERSION = (ROOT / "VERSION").read_text().strip()
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("boards", help="list the boards of boards.toml and probe them",
+                                   description=__doc__)
+    parser.add_argument("--boards-file", default=None, metavar="PATH", help="board inventory (default: boards.toml)")
+    parser.add_argument("--board", action="append", default=[], metavar="NAME", help="only this board (repeatable)")
+    parser.add_argument("--no-probe", action="store_true", help="list only; do not start the boards")
+    parser.add_argument("--artifacts", default=None, metavar="DIR", help="where the serial logs go (default: build/artifacts)")
+    parser.set_defaults(func=run)
+
+
+def probe_board(spec, artifacts) -> tuple[bool, str]:
+    """(ok, one-line verdict) for one board."""
+    driver = BoardDriver(spec, artifacts)
+    driver.log_to("probe")
+    try:
+        info = driver.probe()
+    except (BoardError, Exception) as exc:  # a probe reports every failure, it never raises
+        first = str(exc).splitlines()[0]
+        return False, f"unreachable: {first}"
+    finally:
+        driver.stop()
+    problems = []
+    if not info.get("honch_core"):
+        problems.append("_honch_core missing")
+    elif info.get("sdk_version") != PROJECT_VERSION:
+        problems.append(f"SDK_VERSION {info.get('sdk_version')} != project {PROJECT_VERSION}")
+    heap = info.get("mem_free")
+    heap_text = f"{heap} B free" if heap is not None else "heap n/a"
+    text = (f"{info.get('implementation')} {info.get('version')}, _honch_core "
+            f"{info.get('sdk_version') if info.get('honch_core') else 'absent'}, {heap_text}, "
+            f"up in {info.get('start_seconds')} s")
+    if problems:
+        return False, text + " — " + "; ".join(problems)
+    return True, text
+
+
+def run(args) -> int:
+    try:
+        boards = load_boards(args.boards_file)
+    except BoardsFileError as exc:
+        print(f"error: {exc}")
+        return 2
+    names = args.board or list(boards)
+    unknown = [n for n in names if n not in boards]
+    if unknown:
+        print(f"error: unknown board(s) {', '.join(unknown)}; boards.toml has {', '.join(boards)}")
+        return 2
+    artifacts = Path(args.artifacts) if args.artifacts else None
+    failures = 0
+    for name in names:
+        spec = boards[name]
+        where = spec.port or spec.port_kind
+        head = f"{name:<16} {spec.kind:<7} {where:<22} net={spec.network:<7} tags={','.join(spec.tags) or '-'}"
+        if not spec.enabled:
+            print(f"{head}  [disabled]")
+            continue
+        if args.no_probe:
+            print(head)
+            continue
+        ok, verdict = probe_board(spec, artifacts)
+        failures += not ok
+        print(f"{head}\n{'':16} {'OK  ' if ok else 'FAIL'} {verdict}", flush=True)
+    return 1 if failures else 0
