@@ -452,7 +452,7 @@ class _Validator:
                 _reject(f"{where}: reserved property id {key.id} is outside 1-7")
         elif isinstance(key, str):
             if not key:
-                _reject(f"{where}: empty key")
+                _reject(f"{where}: empty custom key")
             if key in _RESERVED_NAMES:
                 _reject(f"{where}: custom key {key!r} spells a reserved property name "
                         "(it must be sent as its reserved reference)")
@@ -461,21 +461,23 @@ class _Validator:
         else:
             raise TypeError(f"{where}: a key must be str or Reserved, not {type(key).__name__}")
 
-    def pairs(self, pairs, where: str, in_context: bool) -> None:
+    def pairs(self, pairs, where: str, in_context: bool, properties: bool = False) -> None:
+        """Event properties (``properties=True``) or the pairs of a map at ``where``."""
         seen = set()
         for key, value in pairs:
             label = _key_label(key) if isinstance(key, (str, Reserved)) else repr(key)
-            self.key(key, f"{where} key {label}")
+            item = f"{where} property {label}" if properties else f"{where}{{{label}}}"
+            self.key(key, item)
             if key in seen:
                 _reject(f"{where}: key {label} repeated")
             seen.add(key)
             if type(key) is Reserved:
                 name, kind = RESERVED_PROPERTIES[key.id]
                 if kind == "int" and not _is_integer(value):
-                    _reject(f"{where}: {name} must be an integer, not {_kind_of(value)}")
+                    _reject(f"{item}: {name} must be an integer, not {_kind_of(value)}")
                 if kind == "str" and not isinstance(value, str):
-                    _reject(f"{where}: {name} must be a string, not {_kind_of(value)}")
-            self.value(value, f"{where} {label}", in_context)
+                    _reject(f"{item}: {name} must be a string, not {_kind_of(value)}")
+            self.value(value, item, in_context)
 
     def value(self, v, where: str, in_context: bool) -> None:
         if isinstance(v, str):
@@ -566,4 +568,4 @@ def validate_message(msg: Message, binary_properties: bool = False) -> None:
         if not 0 <= timestamp <= I64_MAX:
             _reject(f"{where}: timestamp {msg.base_time_ms} + {event.time_delta_ms} = {timestamp} "
                     "is outside 0..2^63-1")
-        check.pairs(event.properties, where, in_context=False)
+        check.pairs(event.properties, where, in_context=False, properties=True)
