@@ -19,7 +19,7 @@ import time
 import weakref
 from pathlib import Path
 
-from harness.agent.client import AgentClient, AgentFailure, AgentTimeout, BoardGone
+from harness.agent.client import AgentClient, AgentFailure, AgentTimeout, BoardGone, BoardRebooted
 from harness.boards.inventory import ROOT, BoardSpec
 from harness.boards.links import ByteLog, LinkError, PtyLink, SerialLink, SubprocessLink, kill_process_group
 
@@ -111,6 +111,8 @@ class BoardDriver:
         self.info: dict | None = None
         self.tether = None
         self.resets = 0
+        #: hangs, reboots and lost links seen during ops (the plugin skips a board after two)
+        self.health_failures = 0
         _LIVE.add(self)
 
     # --- logs ---------------------------------------------------------------------
@@ -240,6 +242,27 @@ class BoardDriver:
             self.qemu.stop()
             self.qemu = None
         self.agent = None
+
+    # --- ops ------------------------------------------------------------------------
+
+    def call(self, op: str, *args, timeout: float | None = None, **kwargs):
+        """``agent.call`` with health handling: a hung board (no reply in time), a
+        reboot (banner seen) or a lost link counts as a health failure, the board
+        is reset so the next test finds a running agent, and the error is re-raised
+        with the last console lines and the log path in its message."""
+        if self.agent is None:
+            self.start()
+        try:
+            return self.agent.call(op, *args, timeout=timeout, **kwargs)
+        except (AgentTimeout, BoardRebooted, BoardGone) as exc:
+            self.health_failures += 1
+            self.log.note(f"health failure #{self.health_failures}: {type(exc).__name__} during {op}()")
+            try:
+                self.reset()
+                exc.add_note(f"board {self.name} was reset ({self.spec.reset}) and its agent restarted")
+            except BoardError as reset_error:
+                exc.add_note(f"resetting board {self.name} failed as well: {reset_error}")
+            raise
 
     # --- health ---------------------------------------------------------------------
 

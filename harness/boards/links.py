@@ -29,7 +29,10 @@ class ByteLog:
     """Timestamped log of the traffic on a link, re-pointable to one file per test.
 
     Lines read ``<seconds since open> <direction> <repr of the bytes>`` with ``>``
-    for host-to-board and ``<`` for board-to-host; ``#`` lines are notes.
+    for host-to-board and ``<`` for board-to-host; ``#`` lines are notes. Received
+    bytes are logged line by line (a partial line when the host next writes, or
+    at a note), so that registered secrets — project keys — can be replaced by
+    ``<redacted>`` even when they arrive split across reads.
     """
 
     def __init__(self, path: Path | None = None):
@@ -37,13 +40,22 @@ class ByteLog:
         self._file = None
         self.path: Path | None = None
         self._t0 = time.monotonic()
+        self._rx = b""
+        self._secrets: list[bytes] = []
         if path is not None:
             self.open(path)
+
+    def redact(self, secret: str) -> None:
+        """Never write ``secret`` to the log (e.g. a project key)."""
+        encoded = secret.encode("utf-8")
+        if encoded and encoded not in self._secrets:
+            self._secrets.append(encoded)
 
     def open(self, path: Path) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
+            self._flush_rx()
             if self._file is not None:
                 self._file.close()
             self._file = open(path, "a", encoding="utf-8")
@@ -51,26 +63,43 @@ class ByteLog:
             self._file.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S')} log opened (t0 = {self._t0:.6f})\n")
             self._file.flush()
 
-    def _write(self, mark: str, text: str) -> None:
-        with self._lock:
-            if self._file is None:
-                return
-            self._file.write(f"{time.monotonic() - self._t0:12.6f} {mark} {text}\n")
-            self._file.flush()
+    def _line(self, mark: str, data: bytes) -> None:
+        if self._file is None:
+            return
+        for secret in self._secrets:
+            data = data.replace(secret, b"<redacted>")
+        text = data.decode("utf-8", "replace") if mark == "#" else repr(data)
+        self._file.write(f"{time.monotonic() - self._t0:12.6f} {mark} {text}\n")
+        self._file.flush()
+
+    def _flush_rx(self) -> None:
+        if self._rx:
+            data, self._rx = self._rx, b""
+            self._line("<", data)
 
     def tx(self, data: bytes) -> None:
         if data:
-            self._write(">", repr(bytes(data)))
+            with self._lock:
+                self._flush_rx()
+                self._line(">", bytes(data))
 
     def rx(self, data: bytes) -> None:
-        if data:
-            self._write("<", repr(bytes(data)))
+        if not data:
+            return
+        with self._lock:
+            self._rx += bytes(data)
+            while b"\n" in self._rx:
+                line, self._rx = self._rx.split(b"\n", 1)
+                self._line("<", line + b"\n")
 
     def note(self, text: str) -> None:
-        self._write("#", text)
+        with self._lock:
+            self._flush_rx()
+            self._line("#", text.encode("utf-8"))
 
     def close(self) -> None:
         with self._lock:
+            self._flush_rx()
             if self._file is not None:
                 self._file.close()
                 self._file = None
