@@ -198,17 +198,17 @@ class _App:
     def _answer(self, conn, request: Request, tenant, verdict: Verdict, *, fault, processed: bool = True,
                 lose: bool = False) -> None:
         status = 0 if lose else verdict.status
-        reason = verdict.reason
+        # reasons may quote the path or a header; neither answer nor log may carry the key
+        reason = _redact(verdict.reason, _secrets(request))
         if lose:
             reason = f"injected lose_response: processed as {verdict.status} ({verdict.reason or 'ok'}), no answer sent"
-        client_gone = conn.closed
         if status == 0:
             conn.drop()
         else:
             body = error_body(status, reason, "injected" if fault is not None and fault.status else None) \
                 if status >= 400 else b""
             conn.respond(status, verdict.headers, body)
-        record = self._record(request, status, reason, fault, verdict if processed else None, client_gone)
+        record = self._record(request, status, reason, fault, verdict if processed else None)
         if tenant is not None:
             tenant.log_request(record, len(request.body))
         self._observe({"kind": "capture", "tenant": tenant.alias if tenant else self._alias_of(request),
@@ -218,10 +218,9 @@ class _App:
         keys = ingest.project_keys(request.head)
         return self.tenants.alias(keys[0]) if keys and keys[0] else None
 
-    def _record(self, request: Request, status: int, reason: str, fault, verdict: Verdict | None,
-                client_gone: bool) -> dict:
+    def _record(self, request: Request, status: int, reason: str, fault, verdict: Verdict | None) -> dict:
         head = request.head
-        secrets = [key for key in ingest.project_keys(head) if key]
+        secrets = _secrets(request)
         key_header = P.HEADER_PROJECT_KEY.lower()
         headers = {}
         for name, value in head.as_dict().items():
@@ -233,7 +232,7 @@ class _App:
             "headers": headers,
             "body_hex": request.body.hex(),
             "status": status,
-            "reason": reason,
+            "reason": _redact(reason, secrets),
             "fault": fault.spec if fault is not None else None,
             # what processing concluded (differs from status under lose_response; null when a
             # fault answered instead of processing)
@@ -241,8 +240,6 @@ class _App:
             "frame": verdict.frame if verdict is not None else None,
             "events": len(verdict.events) if verdict is not None else 0,
         }
-        if client_gone:
-            record["client_gone"] = True
         return record
 
     def connection_failed(self, conn, head, t: float, status: int, reason: str) -> None:
@@ -257,7 +254,7 @@ class _App:
                  "status": status, "reason": reason, "tenant": tenant.alias if tenant else None}
         if tenant is not None:
             request = Request(head, t)
-            record = self._record(request, status, reason, None, None, False)
+            record = self._record(request, status, reason, None, None)
             tenant.log_request(record, 0)
             entry.update(record)
         self._observe(entry)
@@ -269,6 +266,10 @@ class _App:
             self.observer(entry)
         except Exception:
             print(f"honch-hil capture: observer failed\n{traceback.format_exc()}", file=sys.stderr)
+
+
+def _secrets(request: Request) -> list[str]:
+    return [key for key in ingest.project_keys(request.head) if key]
 
 
 def _redact(text: str, secrets: list[str]) -> str:
