@@ -94,7 +94,7 @@ def serve(args) -> int:
     try:
         server.run(ready)
     except KeyboardInterrupt:
-        print("honch-hil capture server stopped", flush=True)
+        pass
     except OSError as exc:
         print(f"honch-hil serve: cannot listen on {args.host} port {args.port}: {exc.strerror or exc}",
               file=sys.stderr)
@@ -102,6 +102,7 @@ def serve(args) -> int:
     finally:
         if transcript is not None:
             transcript.close()
+    print("honch-hil capture server stopped", flush=True)
     return 0
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import signal
 import socket
 import sys
 import threading
@@ -554,17 +555,20 @@ class CaptureServer:
     # -- foreground ------------------------------------------------------------------------
 
     def run(self, on_ready=None) -> None:
-        """Serve in the calling thread until KeyboardInterrupt (or :meth:`stop` from another thread)."""
-        asyncio.run(self._main(on_ready or (lambda: None)))
+        """Serve in the calling (main) thread until Ctrl-C (KeyboardInterrupt), SIGTERM
+        (returns normally) or :meth:`stop` from another thread."""
+        asyncio.run(self._main(on_ready or (lambda: None), stop_on_sigterm=True))
 
-    async def _main(self, on_ready) -> None:
+    async def _main(self, on_ready, stop_on_sigterm: bool = False) -> None:
         loop = asyncio.get_running_loop()
         self._app = app = _App(**self._options)
         server = await loop.create_server(lambda: _Connection(app), self.host or None, self.requested_port,
                                           backlog=1024, reuse_address=True)
         self.port = server.sockets[0].getsockname()[1]
         self._loop = loop
-        self._stop_requested = loop.create_future()
+        self._stop_requested = stop = loop.create_future()
+        if stop_on_sigterm:
+            loop.add_signal_handler(signal.SIGTERM, lambda: stop.done() or stop.set_result(None))
         try:
             on_ready()
             await self._stop_requested
