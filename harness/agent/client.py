@@ -110,12 +110,15 @@ class AgentClient:
 
     # --- reading ---------------------------------------------------------------------
 
-    def _lines(self, deadline: float):
-        """Yield decoded agent messages until the deadline; console lines go to the tail."""
+    def _lines(self, deadline: float, banner_fails: bool = True):
+        """Yield decoded agent messages until the deadline; console lines go to the tail.
+        With ``banner_fails`` a boot banner raises BoardRebooted at once."""
         while True:
             while b"\n" in self._buffer:
                 raw, self._buffer = self._buffer.split(b"\n", 1)
                 message = self._take_line(raw.rstrip(b"\r"))
+                if banner_fails:
+                    self._check_banner()
                 if message is not None:
                     yield message
             left = deadline - time.monotonic()
@@ -156,7 +159,7 @@ class AgentClient:
     def wait_ready(self, timeout: float) -> dict:
         """Wait for the agent's start-up line (banners before it are expected)."""
         deadline = time.monotonic() + timeout
-        for message in self._lines(deadline):
+        for message in self._lines(deadline, banner_fails=False):
             if message.get("ready"):
                 self.ready_info = message
                 self._saw_banner = None
@@ -184,7 +187,6 @@ class AgentClient:
         limit = self.op_timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         for message in self._lines(deadline):
-            self._check_banner()
             if "tether" in message:
                 self._serve_tether(message)
                 continue

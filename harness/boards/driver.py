@@ -153,6 +153,7 @@ class BoardDriver:
     def start(self) -> "BoardDriver":
         if self.agent is not None:
             return self
+        self.stop()  # a half-open link from a failed start or reset
         try:
             self._open()
             self.agent.wait_ready(self.spec.start_timeout)
@@ -257,12 +258,32 @@ class BoardDriver:
         except (AgentTimeout, BoardRebooted, BoardGone) as exc:
             self.health_failures += 1
             self.log.note(f"health failure #{self.health_failures}: {type(exc).__name__} during {op}()")
+            if isinstance(exc, AgentTimeout):
+                printed = self._interrupt_and_collect()
+                if printed:
+                    exc.add_note(f"board {self.name} printed after Ctrl-C (where it hung):\n"
+                                 + "\n".join("  | " + line for line in printed[-15:]))
             try:
                 self.reset()
                 exc.add_note(f"board {self.name} was reset ({self.spec.reset}) and its agent restarted")
             except BoardError as reset_error:
                 exc.add_note(f"resetting board {self.name} failed as well: {reset_error}")
             raise
+
+    def _interrupt_and_collect(self, seconds: float = 0.5) -> list[str]:
+        """Ctrl-C a hung MicroPython program and return what it printed (its traceback)."""
+        if self.spec.kind not in ("serial", "qemu") or self.link is None:
+            return []
+        data = b""
+        try:
+            self.link.write(b"\x03")
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                data += self.link.read(end - time.monotonic())
+        except LinkError:
+            pass
+        text = data.decode("utf-8", "replace").replace("\x04", "\n")
+        return [line.rstrip() for line in text.splitlines() if line.strip()]
 
     # --- health ---------------------------------------------------------------------
 
@@ -301,6 +322,7 @@ class BoardDriver:
                 self._enable_tether()
             self.info = self.agent.call("info")
         except (AgentFailure, LinkError, BoardError) as exc:
+            self.stop()  # the next start() opens everything afresh
             raise self._error(f"reset by {method} failed: {exc}") from exc
 
     # --- probe ----------------------------------------------------------------------

@@ -41,6 +41,7 @@ class ByteLog:
         self.path: Path | None = None
         self._t0 = time.monotonic()
         self._rx = b""
+        self._rx_at = 0.0
         self._secrets: list[bytes] = []
         if path is not None:
             self.open(path)
@@ -63,19 +64,20 @@ class ByteLog:
             self._file.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S')} log opened (t0 = {self._t0:.6f})\n")
             self._file.flush()
 
-    def _line(self, mark: str, data: bytes) -> None:
+    def _line(self, mark: str, data: bytes, at: float | None = None) -> None:
         if self._file is None:
             return
         for secret in self._secrets:
             data = data.replace(secret, b"<redacted>")
         text = data.decode("utf-8", "replace") if mark == "#" else repr(data)
-        self._file.write(f"{time.monotonic() - self._t0:12.6f} {mark} {text}\n")
+        when = (at if at is not None else time.monotonic()) - self._t0
+        self._file.write(f"{when:12.6f} {mark} {text}\n")
         self._file.flush()
 
     def _flush_rx(self) -> None:
         if self._rx:
             data, self._rx = self._rx, b""
-            self._line("<", data)
+            self._line("<", data, self._rx_at)
 
     def tx(self, data: bytes) -> None:
         if data:
@@ -87,10 +89,13 @@ class ByteLog:
         if not data:
             return
         with self._lock:
+            if not self._rx:
+                self._rx_at = time.monotonic()  # a line is stamped with its first byte's arrival
             self._rx += bytes(data)
             while b"\n" in self._rx:
                 line, self._rx = self._rx.split(b"\n", 1)
-                self._line("<", line + b"\n")
+                self._line("<", line + b"\n", self._rx_at)
+                self._rx_at = time.monotonic()
 
     def note(self, text: str) -> None:
         with self._lock:
