@@ -1,0 +1,102 @@
+"""$error coalescing and the status → exception mapping (C36, C37)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import protocol as P
+from harness.agent.codec import EventBuffer
+from harness.conformance_support import drain_boot, named, names, quiet, raises
+
+
+def _errors(capture):
+    return named(capture.events(), "$error")
+
+
+@pytest.mark.clause("C36")
+def test_identical_reports_coalesce_into_one_error_with_the_count(device, capture):
+    quiet(device)
+    drain_boot(device, capture)
+    for _ in range(20):
+        device.report_log_error("sensor timeout", "i2c")
+    assert device.queue_stats()["queued_events"] == 0, "reports wait in the slots until the next drain"
+    device.flush()  # drains the slots, then sends
+    (error,) = _errors(capture)
+    props = error["properties"]
+    assert props.get("count") == 20 and props.get("level") == "error", props
+    assert props.get("message") == "sensor timeout" and props.get("component") == "i2c", props
+    assert "dropped" not in props
+
+
+@pytest.mark.clause("C36")
+def test_a_fifth_distinct_key_is_dropped_and_counted_on_the_first_error(device, capture):
+    quiet(device)
+    drain_boot(device, capture)
+    keys = [(f"failure {i}", "bus") for i in range(P.ERROR_SLOTS + 1)]
+    for message, component in keys:
+        device.report_log_error(message, component)
+    device.report_log_error("failure 0", "bus")
+    device.report_log_error("ignored", "honch")  # the self-log guard
+    device.report_log_error("no component", "  ")  # blank component counts as none
+    device.tick()  # drains into the queue; below the threshold, nothing is sent
+    device.flush()
+    errors = _errors(capture)
+    got = [(e["properties"]["message"], e["properties"].get("count"), e["properties"].get("dropped"))
+           for e in errors]
+    assert got == [("failure 0", 2, 2), ("failure 1", 1, None), ("failure 2", 1, None), ("failure 3", 1, None)], (
+        f"4 slots in order of first report; 'failure 4' and 'no component' found the slots full: {got}")
+    assert all("component" in e["properties"] for e in errors)
+
+
+@pytest.mark.clause("C36")
+def test_slots_are_keyed_by_the_cut_texts(device, capture):
+    quiet(device)
+    drain_boot(device, capture)
+    cut = P.ERROR_MESSAGE_CUT_BYTES
+    device.report_log_error("m" * cut + "tail one", "c" * P.ERROR_COMPONENT_CUT_BYTES + "x")
+    device.report_log_error("m" * cut + "tail two", "c" * P.ERROR_COMPONENT_CUT_BYTES + "y")
+    device.report_log_error("solo")
+    device.flush()
+    errors = _errors(capture)
+    assert len(errors) == 2, [e["properties"] for e in errors]
+    first, second = (e["properties"] for e in errors)
+    assert first["message"] == "m" * cut and first["count"] == 2
+    assert first["component"] == "c" * P.ERROR_COMPONENT_CUT_BYTES
+    assert second["message"] == "solo" and "component" not in second
+
+
+@pytest.mark.clause("C36")
+def test_a_blank_message_is_refused(device, capture):
+    quiet(device)
+    for bad in ("", "  \t", None, 5):
+        with raises("InvalidArgumentError", status=P.STATUS["INVALID_ARGUMENT"]):
+            device.report_log_error(bad)
+    device.flush()
+    assert names(capture.events()) == ["$device_boot"]
+
+
+@pytest.mark.clause("C37")
+def test_local_errors_map_to_their_exception_classes_with_the_status_text(device, capture):
+    """Each status the device can produce without a server fault; the server-driven
+    ones (rate limited, server, rejected, transport, timeout, offline) are checked in
+    their own areas with the same assertions."""
+    def check(caught, status):
+        name, text, cls = P.STATUSES[status]
+        assert caught.name == cls, f"status {name} must raise {cls}, got {caught.name}"
+        assert caught.status == status and caught.message == text, (caught.status, caught.message)
+        chain = [cls]
+        while P.EXCEPTION_PARENTS[chain[-1]] != "Exception":
+            chain.append(P.EXCEPTION_PARENTS[chain[-1]])
+        assert caught.classes[:len(chain)] == chain, f"{cls} must derive from {chain[1:]}: {caught.classes}"
+
+    quiet(device, event_buffer=EventBuffer(1024))
+    with raises("InvalidArgumentError") as caught:
+        device.track("")
+    check(caught, P.STATUS["INVALID_ARGUMENT"])
+    with raises("StorageError") as caught:
+        device.track("huge", {"a": "x" * 500, "b": "y" * 500, "c": "z" * 500})
+    check(caught, P.STATUS["QUEUE_FULL"])
+    device.shutdown()
+    with raises("NotInitializedError") as caught:
+        device.track("closed")
+    check(caught, P.STATUS["NOT_INITIALIZED"])

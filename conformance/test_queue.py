@@ -1,0 +1,136 @@
+"""Queue: order, capacity, the byte store, message formation and queue_stats (C38–C44)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import protocol as P
+from harness.agent.codec import ONLINE_CALLBACK, EventBuffer
+from harness.conformance_support import (
+    delivered_messages, drain_boot, names, quiet, raises, uploads, user_events,
+)
+from harness.wire import Event, WireError, decode_message, encode_message
+
+
+@pytest.mark.clause("C38")
+def test_events_go_out_in_queueing_order_and_capacity_drops_the_oldest(device, capture):
+    capacity = 5
+    quiet(device, max_queued_events=capacity, batch_size=2, flush_max_batches=10)
+    for i in range(capacity + 2):
+        device.track("e", {"i": i})  # with $device_boot: 8 enqueues, 3 dropped
+    stats = device.queue_stats()
+    assert stats["queued_events"] == capacity and stats["capacity_dropped_events"] == 3, stats
+    device.flush()
+    got = [e["properties"]["i"] for e in capture.events()]
+    assert got == [2, 3, 4, 5, 6], f"the newest {capacity} events, oldest first, got {got}"
+
+
+@pytest.mark.clause("C39", "C37")
+def test_a_record_larger_than_the_event_buffer_is_refused_and_evicts_nothing(device, capture):
+    quiet(device, event_buffer=EventBuffer(1024))
+    drain_boot(device, capture)
+    device.track("small", {"i": 1})
+    device.track("small", {"i": 2})
+    before = device.queue_stats()
+    with raises("StorageError", status=P.STATUS["QUEUE_FULL"]):
+        device.track("huge", {"a": "x" * 500, "b": "y" * 500, "c": "z" * 500})
+    after = device.queue_stats()
+    assert after["oversized_rejected_events"] == before["oversized_rejected_events"] + 1, after
+    assert after["queued_events"] == 2 and after["capacity_dropped_events"] == before["capacity_dropped_events"]
+    device.flush()
+    assert [e["properties"]["i"] for e in user_events(capture.events())] == [1, 2]
+
+
+@pytest.mark.clause("C40")
+def test_messages_hold_at_most_batch_size_events(device, capture):
+    quiet(device, batch_size=3, flush_max_batches=10)
+    for i in range(6):
+        device.track("e", {"i": i})
+    device.flush()
+    assert [len(m.events) for _, m in delivered_messages(capture)] == [3, 3, 1]
+
+
+@pytest.mark.clause("C40", "C4")
+def test_a_message_is_the_longest_prefix_within_the_sdk_limits(device, capture):
+    quiet(device, batch_size=P.MAX_BATCH_SIZE, flush_max_batches=20)
+    drain_boot(device, capture)
+    # each event carries 450 distinct string bytes: 2048 string bytes per message cut the batch
+    sent_props = [{"text": chr(ord("a") + i) * 450, "i": i} for i in range(9)]
+    for props in sent_props:
+        device.track("wide", props)
+    device.flush()
+    sent = delivered_messages(capture)[1:]
+    counts = [len(m.events) for _, m in sent]
+    assert sum(counts) == 9 and len(counts) > 1, counts
+    queue = [e for _, m in sent for e in m.events]
+    used = 0
+    for (a, m), n in zip(sent, counts):
+        used += n
+        if used == len(queue):
+            break
+        # one more event (the next one queued) must break an SDK limit
+        nxt = queue[used]
+        base = m.base_time_ms
+        extra = Event(nxt.name, _delta(sent, used, base), nxt.properties)
+        bigger = type(m)(base, list(m.context), list(m.events) + [extra])
+        try:
+            decode_message(encode_message(bigger), P.SDK_LIMITS)
+        except WireError as exc:
+            assert exc.status == 413, exc
+        else:
+            raise AssertionError(f"message {a.message_id} holds {n} events but {n + 1} fit the SDK limits")
+
+
+def _delta(sent, index, base):
+    """The time delta of the index-th queued event relative to ``base``."""
+    for _, m in sent:
+        if index < len(m.events):
+            e = m.events[index]
+            return m.base_time_ms + e.time_delta_ms - base
+        index -= len(m.events)
+    raise IndexError(index)
+
+
+@pytest.mark.clause("C43")
+def test_queue_stats_has_the_nine_keys_and_monotonic_high_water_marks(device, capture):
+    quiet(device, max_queued_events=4)
+    history = [device.queue_stats()]
+
+    def step(action):
+        action()
+        history.append(device.queue_stats())
+
+    for i in range(6):
+        step(lambda: device.track("e", {"pad": "x" * 40}))
+    step(device.flush)
+    step(lambda: device.track("f"))
+    step(device.reset)
+    step(lambda: device.track("g"))
+    for stats in history:
+        assert sorted(stats) == sorted(P.QUEUE_STATS_KEYS), f"queue_stats() keys: {sorted(stats)}"
+        for k, v in stats.items():
+            assert type(v) is int and v >= 0, f"{k} = {v!r}"
+    for a, b in zip(history, history[1:]):
+        for k in ("high_water_events", "high_water_bytes", "capacity_dropped_events", "oversized_rejected_events",
+                  "enqueue_failures", "dead_lettered_events"):
+            assert b[k] >= a[k], f"{k} decreased from {a[k]} to {b[k]}"
+    assert history[-1]["high_water_events"] == 4 and history[-1]["capacity_dropped_events"] == 3
+    assert all(s["queued_bytes"] <= s["high_water_bytes"] for s in history)
+    assert history[-2]["queued_events"] == 0 and history[-2]["queued_bytes"] == 0, "reset() empties the queue"
+
+
+@pytest.mark.clause("C44")
+@pytest.mark.requires_tags("micropython")
+def test_micropython_queue_lives_in_the_event_buffer(device, capture):
+    buffer = EventBuffer(8192, name="c44")
+    quiet(device, event_buffer=buffer, connectivity_callback=ONLINE_CALLBACK)
+    for i in range(5):
+        device.track("left-behind", {"i": i})
+    stats = device.queue_stats()
+    assert stats["buffer_bytes"] == 8192 and stats["queued_events"] == 6, stats
+    device.set_online(False)
+    device.shutdown()  # offline: sends nothing, the records stay in the buffer's bytes
+    assert uploads(capture) == []
+    quiet(device, event_buffer=buffer)
+    stats = device.queue_stats()
+    assert stats["queued_events"] == 1, f"a new client over the same buffer starts with its own $device_boot: {stats}"

@@ -1,0 +1,364 @@
+"""What the conformance suite reads from the capture server, and how it judges timing.
+
+The suite asserts from the server's records, not from what a device says about
+itself. This module turns a tenant's request log into the objects those
+assertions talk about:
+
+* :class:`Upload` — one recorded request, its headers and its parsed frame;
+* :class:`Attempt` — one attempt to send a message: its frames from offset 0 up
+  to the request that ended it (the final frame, or a frame that got no ``202``);
+  a complete attempt is reassembled, CRC-checked and decoded with the SDK limits;
+
+plus the contract's timing figures (backoff windows, Retry-After) and the
+``mandated_wait`` record that ``bench/suite_overhead.py`` sums.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from dataclasses import dataclass, field
+
+from harness.protocol import (
+    BACKOFF_JITTER_FRACTION, CAPTURE_PATH, HEADER_STREAM_ID, SDK_LIMITS, SPACING_DISABLED,
+)
+from harness.wire import WireError, crc16, decode_message, parse_frame
+
+STREAM_ID_RE = re.compile(r"^[0-9a-f]{8}$")
+#: the user property a test's mandated waits accumulate in (milliseconds)
+MANDATED_WAIT_PROPERTY = "mandated_wait_ms"
+
+
+# --- the request log -------------------------------------------------------------------
+
+
+@dataclass
+class Upload:
+    """One request as the capture server recorded it."""
+
+    t: float                  # server monotonic seconds at receipt
+    path: str
+    headers: dict             # lower-cased name -> value (the project key is redacted)
+    header_names: list        # as sent, in order (repeats visible)
+    body: bytes
+    status: int               # what the device got; 0 when the server closed without answering
+    reason: str
+    fault: object
+    method: str = "POST"
+    outcome: int | None = None  # what processing concluded (differs from status under lose_response)
+    frame: object = None      # harness.wire.Frame, or None when the body is not a frame
+    frame_error: str = ""
+
+    @property
+    def stream_id(self) -> str | None:
+        return self.headers.get(HEADER_STREAM_ID.lower())
+
+    @property
+    def kind(self) -> str | None:
+        return self.frame.kind if self.frame is not None else None
+
+    @property
+    def message_id(self) -> int | None:
+        return self.frame.message_id if self.frame is not None else None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return (f"Upload(t={self.t:.3f}, {self.kind} id={self.message_id} "
+                f"offset={getattr(self.frame, 'offset', None)} -> {self.status} {self.reason!r}"
+                f"{' fault=' + repr(self.fault) if self.fault else ''})")
+
+
+def _headers(raw) -> tuple[dict, list]:
+    if isinstance(raw, dict):
+        pairs = list(raw.items())
+    else:
+        pairs = [tuple(p) for p in raw]
+    return {k.lower(): v for k, v in pairs}, [k for k, _ in pairs]
+
+
+def uploads(capture) -> list[Upload]:
+    """Every request the tenant received on the capture path, oldest first."""
+    out = []
+    for r in capture.requests():
+        headers, names = _headers(r.get("headers") or {})
+        body = bytes.fromhex(r.get("body_hex") or "")
+        up = Upload(t=float(r["t"]), path=r.get("path", ""), headers=headers, header_names=names,
+                    body=body, status=int(r.get("status") or 0), reason=r.get("reason") or "",
+                    fault=r.get("fault"), method=r.get("method") or "", outcome=r.get("outcome"))
+        try:
+            up.frame = parse_frame(body, SDK_LIMITS)
+        except WireError as exc:
+            up.frame_error = f"{exc.status}: {exc.reason}"
+        out.append(up)
+    return [u for u in out if u.path.endswith(CAPTURE_PATH)]
+
+
+def is_delivered_status(status: int, final: bool) -> bool:
+    """W5.6 / contract 8: the answer that completes a message (final frame, 2xx except 202)."""
+    return final and 200 <= status < 300 and status != 202
+
+
+@dataclass
+class Attempt:
+    """The frames of one message sent from offset 0, in order, until the sender stopped."""
+
+    uploads: list = field(default_factory=list)
+
+    @property
+    def stream_id(self):
+        return self.uploads[0].stream_id
+
+    @property
+    def message_id(self):
+        return self.uploads[0].message_id
+
+    @property
+    def t(self) -> float:
+        return self.uploads[0].t
+
+    @property
+    def complete(self) -> bool:
+        """Every frame of the message went out (the last one is single or final)."""
+        return self.uploads[-1].kind in ("single", "final")
+
+    @property
+    def delivered(self) -> bool:
+        last = self.uploads[-1]
+        return is_delivered_status(last.status, last.kind in ("single", "final"))
+
+    @property
+    def stored(self) -> bool:
+        """The server stored the message, whether or not the device heard the answer."""
+        last = self.uploads[-1]
+        return self.complete and is_delivered_status(last.outcome or 0, True)
+
+    @property
+    def answer_lost(self) -> bool:
+        """Stored, but the device did not get the success answer (lost or too late)."""
+        return self.stored and not self.delivered or (self.stored and bool((self.uploads[-1].fault or {})
+                                                                            .get("delay_ms")))
+
+    @property
+    def data(self) -> bytes:
+        """The reassembled message bytes (complete attempts only)."""
+        if not self.complete:
+            raise AssertionError(f"attempt {self!r} did not send its final frame")
+        return b"".join(u.frame.payload for u in self.uploads)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(u.body for u in self.uploads)
+
+    def message(self):
+        """The decoded message, strictly, within the SDK limits (W7.7, W8)."""
+        data = self.data
+        last = self.uploads[-1].frame
+        if crc16(data) != last.crc:
+            raise AssertionError(f"message {self.message_id}: CRC 0x{last.crc:04x} does not match "
+                                 f"0x{crc16(data):04x} of the reassembled {len(data)} bytes")
+        return decode_message(data, SDK_LIMITS)
+
+    def __repr__(self):
+        return f"Attempt(id={self.message_id}, {[u.kind + '->' + str(u.status) for u in self.uploads]})"
+
+
+def attempts(ups: list[Upload]) -> list[Attempt]:
+    """Group frame uploads into message attempts.
+
+    A single or init frame starts an attempt; a continuation joins the open
+    attempt of the same stream and message id when it continues at its received
+    length. Anything else (a stray continuation) becomes an attempt of its own,
+    which the wire tests then reject as out of order.
+    """
+    out: list[Attempt] = []
+    open_by_key: dict = {}
+    for u in ups:
+        if u.frame is None:
+            out.append(Attempt([u]))
+            continue
+        key = (u.stream_id, u.message_id)
+        if u.kind in ("single", "init"):
+            a = Attempt([u])
+            out.append(a)
+            open_by_key[key] = a if u.kind == "init" else None
+            continue
+        a = open_by_key.get(key)
+        received = sum(len(x.frame.payload) for x in a.uploads) if a else -1
+        if a is not None and u.frame.offset == received:
+            a.uploads.append(u)
+            if u.kind == "final":
+                open_by_key[key] = None
+        else:
+            out.append(Attempt([u]))
+    return out
+
+
+def delivered_messages(capture):
+    """(attempt, decoded message) for every attempt the server accepted, oldest first."""
+    return [(a, a.message()) for a in attempts(uploads(capture)) if a.delivered]
+
+
+# --- events ----------------------------------------------------------------------------
+
+
+def names(events) -> list[str]:
+    return [e["event"] for e in events]
+
+
+def named(events, name: str) -> list[dict]:
+    return [e for e in events if e["event"] == name]
+
+
+def user_events(events) -> list[dict]:
+    """Events the test tracked itself (names without the SDK's ``$``)."""
+    return [e for e in events if not e["event"].startswith("$")]
+
+
+# --- timing ------------------------------------------------------------------------------
+
+
+def backoff_window_ms(b: int) -> tuple[int, int]:
+    """Contract 9: the jittered wait for delay ``b`` lies in [b - q, b + q], q = b // 4."""
+    q = int(b * BACKOFF_JITTER_FRACTION)
+    return b - q, b + q
+
+
+def backoff_delays_ms(initial: int, maximum: int, n: int) -> list[int]:
+    """The delays ``b`` of n consecutive retryable outcomes (contract 9, with the clamp of 4)."""
+    maximum = max(maximum, initial)
+    out, b = [], initial
+    for _ in range(n):
+        out.append(b)
+        b = min(2 * b, maximum)
+    return out
+
+
+def http_date(epoch_seconds: float) -> str:
+    """IMF-fixdate (RFC 9110 5.6.7), as a server writes it in Retry-After."""
+    return email.utils.formatdate(epoch_seconds, usegmt=True)
+
+
+def mandated_wait(request, ms: float, why: str = "") -> None:
+    """Record that the scenario must wait ``ms`` because the contract says so.
+
+    ``request`` is pytest's ``request`` fixture. The waits of one test add up in the
+    ``mandated_wait_ms`` user property, which reaches JUnit XML and the run's
+    collector; ``bench/suite_overhead.py`` compares their sum with the wall time.
+    """
+    props = request.node.user_properties
+    for i, (k, v) in enumerate(props):
+        if k == MANDATED_WAIT_PROPERTY:
+            props[i] = (k, int(v) + int(ms))
+            return
+    props.append((MANDATED_WAIT_PROPERTY, int(ms)))
+
+
+# --- driving the device ------------------------------------------------------------------
+
+#: Overrides that keep a client from sending on its own: no spacing, an interval and
+#: a threshold no scenario reaches, fast retries. Tests state what they change on top.
+QUIET = {
+    "flush_min_interval_ms": SPACING_DISABLED,
+    "flush_interval_seconds": 3600,
+    "flush_event_threshold": 1000,
+    "flush_retry_initial_ms": 100,
+    "flush_retry_max_ms": 800,
+}
+
+
+def quiet(device, **overrides):
+    """Re-create the board's client with :data:`QUIET` plus ``overrides``."""
+    config = dict(QUIET)
+    config.update(overrides)
+    device.init(**config)
+    return config
+
+
+def drain_boot(device, capture):
+    """Deliver the construction's ``$device_boot`` so a scenario starts with an empty queue."""
+    device.flush()
+    assert device.queue_stats()["queued_events"] == 0, "flush() left events queued"
+    return len(capture.requests())
+
+
+class RemoteRaised:
+    """What :func:`raises` caught: the remote exception's class, bases, status and message."""
+
+    error = None
+
+    @property
+    def name(self):
+        return self.error.name
+
+    @property
+    def status(self):
+        return self.error.status
+
+    @property
+    def classes(self):
+        return list(self.error.classes)
+
+    @property
+    def message(self):
+        return self.error.message
+
+
+class raises:
+    """``with raises("RateLimitedError", status=5): device.flush()``.
+
+    Passes when the device raised ``cls`` or a subclass of it (``classes`` lists the
+    exception's class and its honch bases); the failure message says what the
+    device did instead.
+    """
+
+    def __init__(self, cls: str, status: int | None = None):
+        self.cls = cls
+        self.want_status = status
+        self.caught = RemoteRaised()
+
+    def __enter__(self):
+        return self.caught
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None:
+            raise AssertionError(f"expected the device to raise {self.cls}, but the call returned")
+        classes = getattr(exc, "classes", None)
+        if classes is None:
+            return False  # not a remote exception: a harness problem, let it through
+        if self.cls not in classes:
+            raise AssertionError(f"expected {self.cls}, the device raised {exc.name} "
+                                 f"(classes {list(classes)}, status {exc.status}): {exc.message}") from exc
+        if self.want_status is not None and exc.status != self.want_status:
+            raise AssertionError(f"{exc.name} carries status {exc.status}, expected {self.want_status}: "
+                                 f"{exc.message}") from exc
+        self.caught.error = exc
+        return True
+
+
+# --- building events of a given size -----------------------------------------------------
+
+
+def sized_event(reference, name: str, target_len: int) -> dict:
+    """Properties for one event ``name`` whose message alone is exactly ``target_len`` bytes.
+
+    ``reference`` is a decoded message the same client sent outside a session (its
+    context and base time are what the device will write again). The size comes
+    from a list of float64 values (9 bytes each) and a padding string (1-byte steps),
+    so it can be tuned to the byte without binary properties.
+    """
+    from harness.wire import Event, F64, Message, encode_message
+
+    context = [(cid, v) for cid, v in reference.context if cid != 8]
+
+    def length(pad: int, floats: int) -> int:
+        props = [("pad", "x" * pad), ("fill", [F64(0.5)] * floats)]
+        msg = Message(reference.base_time_ms, context, [Event(name, 0, props)])
+        return len(encode_message(msg))
+
+    floats = max(0, (target_len - length(1, 0) - 400) // 9)
+    for pad in range(1, SDK_LIMITS.string_bytes + 1):
+        if length(pad, floats) == target_len:
+            return {"pad": "x" * pad, "fill": [0.5] * floats}
+    raise ValueError(f"no event of the form pad+floats makes a {target_len}-byte message")
