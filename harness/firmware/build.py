@@ -107,12 +107,12 @@ _QEMU_BOARD = BOARDS_DIR / "MPS2_AN385"
 TARGETS = {
     t.name: t for t in (
         Target("unix", "unix", "micropython", "gcc", "build-essential", True,
-               USERMOD_DIR / "honch" / "manifest_unix.py"),
+               USERMOD_DIR / "honch" / "manifest_hil_unix.py"),
         Target("qemu", "qemu", "firmware.elf", "arm-none-eabi-gcc", "gcc-arm-none-eabi", True,
-               USERMOD_DIR / "honch" / "manifest.py", board_dir=_QEMU_BOARD,
+               USERMOD_DIR / "honch" / "manifest_hil.py", board_dir=_QEMU_BOARD,
                extra_inputs=(_QEMU_BOARD,)),
         Target("qemu-no-usermod", "qemu", "firmware.elf", "arm-none-eabi-gcc", "gcc-arm-none-eabi", False,
-               USERMOD_DIR / "honch" / "manifest.py", board_dir=_QEMU_BOARD,
+               USERMOD_DIR / "honch" / "manifest_hil.py", board_dir=_QEMU_BOARD,
                extra_inputs=(_QEMU_BOARD,)),
     )
 }
