@@ -10,6 +10,7 @@ from harness import protocol as P
 from harness.agent.codec import EventBuffer, Unsupported
 from harness.agent.device import OMIT
 from harness.conformance_support import (
+    pump_until,
     attempts, backoff_window_ms, delivered_messages, drain_boot, mandated_wait, quiet, raises, uploads,
     user_events,
 )
@@ -187,7 +188,8 @@ def test_retry_max_below_initial_is_raised_to_initial(device, capture, request):
     capture.add_faults({"status": 503, "persistent": True})
     n = 4
     mandated_wait(request, initial * (n - 1), "three backoff waits of flush_retry_initial_ms")
-    device.pump(initial * (n - 1) + initial // 4 * (n - 1) + timeout, period)
+    pump_until(device, capture, lambda ups: len(ups) >= n,
+               (initial + initial // 4 + period + timeout) * (n - 1), period)
     capture.clear_faults()
     ts = [a.t for a in attempts(uploads(capture))]
     assert len(ts) >= n, f"only {len(ts)} attempts"

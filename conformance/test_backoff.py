@@ -13,7 +13,8 @@ import pytest
 
 from harness import protocol as P
 from harness.conformance_support import (
-    attempts, backoff_delays_ms, backoff_window_ms, drain_boot, mandated_wait, names, quiet, raises,
+    pump_until,
+    backoff_delays_ms, backoff_window_ms, drain_boot, mandated_wait, names, quiet, raises,
     sized_event, delivered_messages, uploads, user_events,
 )
 
@@ -46,8 +47,8 @@ def test_backoff_doubles_within_jitter_up_to_the_ceiling_and_resets_after_succes
     device.track("e")
     waits = sum(delays)
     mandated_wait(request, waits, "five backoff delays")
-    device.pump(sum(backoff_window_ms(b)[1] + PERIOD_MS + TIMEOUT_MS for b in delays), PERIOD_MS)
-    ups = uploads(capture)[1:]
+    ups = pump_until(device, capture, lambda ups: len(ups) >= 1 + failures + 1,
+                     sum(backoff_window_ms(b)[1] + PERIOD_MS + TIMEOUT_MS for b in delays), PERIOD_MS)[1:]
     assert [u.status for u in ups] == [503] * failures + [204], \
         f"expected {failures} failures then the delivery, got {[u.status for u in ups]}"
     _check_gaps(_gaps_ms(ups), delays, "consecutive 503s")
@@ -56,8 +57,8 @@ def test_backoff_doubles_within_jitter_up_to_the_ceiling_and_resets_after_succes
     capture.add_faults({"status": 503})
     device.track("f")
     mandated_wait(request, initial, "backoff after the reset")
-    device.pump(backoff_window_ms(initial)[1] + PERIOD_MS + 2 * TIMEOUT_MS, PERIOD_MS)
-    tail = uploads(capture)[1 + failures + 1:]
+    tail = pump_until(device, capture, lambda ups: len(ups) >= 1 + failures + 1 + 2,
+                      backoff_window_ms(initial)[1] + PERIOD_MS + 2 * TIMEOUT_MS, PERIOD_MS)[1 + failures + 1:]
     assert [u.status for u in tail] == [503, 204], tail
     _check_gaps(_gaps_ms(tail), [initial], "first failure after a success")
     assert names(user_events(capture.events())) == ["e", "f"]

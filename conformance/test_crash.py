@@ -8,7 +8,7 @@ import pytest
 
 from harness import protocol as P
 from harness.agent.codec import ONLINE_CALLBACK
-from harness.conformance_support import drain_boot, named, names, quiet, uploads
+from harness.conformance_support import drain_boot, named, quiet, uploads
 
 CRASH_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 FRAME_RE = re.compile(r"^\S+:(\d+|\?) in \S+$")

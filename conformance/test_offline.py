@@ -7,6 +7,7 @@ import pytest
 from harness import protocol as P
 from harness.agent.codec import CALLBACK_RAISES, ONLINE_CALLBACK
 from harness.conformance_support import (
+    pump_until,
     backoff_window_ms, drain_boot, mandated_wait, names, quiet, raises, uploads, user_events,
 )
 
@@ -59,8 +60,7 @@ def test_offline_calls_leave_the_backoff_alone(device, capture, request):
     device.tick()  # the retry time has passed: this tick sends and gets the second 503; b: 400 -> 800
     mandated_wait(request, 2 * initial, "second backoff delay")
     lo, hi = backoff_window_ms(2 * initial)
-    device.pump(hi + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)
-    ups = uploads(capture)[1:]
+    ups = pump_until(device, capture, lambda ups: len(ups) >= 4, hi + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)[1:]
     assert [u.status for u in ups] == [503, 503, 204], ups
     gap = (ups[2].t - ups[1].t) * 1000
     assert lo <= gap <= hi + PERIOD_MS + TIMEOUT_MS, (

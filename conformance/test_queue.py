@@ -7,7 +7,7 @@ import pytest
 from harness import protocol as P
 from harness.agent.codec import ONLINE_CALLBACK, EventBuffer
 from harness.conformance_support import (
-    delivered_messages, drain_boot, names, quiet, raises, uploads, user_events,
+    delivered_messages, drain_boot, quiet, raises, uploads, user_events,
 )
 from harness.wire import Event, WireError, decode_message, encode_message
 

@@ -15,6 +15,7 @@ import pytest
 
 from harness import protocol as P
 from harness.conformance_support import (
+    pump_until,
     attempts, backoff_window_ms, drain_boot, http_date, mandated_wait, names, quiet, raises, uploads,
     user_events,
 )
@@ -34,8 +35,7 @@ def test_flush_inside_the_spacing_window_raises_and_tick_waits_for_it(device, ca
         device.flush()
     assert len(uploads(capture)) == 1, "flush() inside the spacing window made a request"
     mandated_wait(request, spacing, "flush_min_interval_ms")
-    device.pump(spacing + 300, PERIOD_MS)
-    ups = uploads(capture)
+    ups = pump_until(device, capture, lambda ups: len(ups) >= 2, spacing + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)
     assert len(ups) == 2, f"after the window the deferred flush must go out by tick(): {ups}"
     gap_ms = (ups[1].t - ups[0].t) * 1000
     assert gap_ms >= spacing, f"tick() sent {gap_ms:.0f} ms after the last upload, inside the {spacing} ms window"
@@ -66,8 +66,7 @@ def test_429_raises_rate_limited_keeps_the_events_and_schedules_the_retry(device
     assert device.queue_stats()["queued_events"] == 2, "a 429 must keep the events"
     mandated_wait(request, initial, "first backoff delay after a 429")
     lo, hi = backoff_window_ms(initial)
-    device.pump(hi + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)
-    ups = uploads(capture)
+    ups = pump_until(device, capture, lambda ups: len(ups) >= 3, hi + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)
     assert [u.status for u in ups][1:] == [429, 204], ups
     gap_ms = (ups[2].t - ups[1].t) * 1000
     assert lo <= gap_ms <= hi + PERIOD_MS + TIMEOUT_MS, \
@@ -92,8 +91,8 @@ def test_retry_after_seconds_holds_back_every_tick(device, capture, request, fau
     seconds = 1
     _retry_after_case(device, capture, fault_status, f" {seconds} ")
     mandated_wait(request, seconds * 1000, "Retry-After delta-seconds")
-    device.pump(seconds * 1000 + 400, PERIOD_MS)
-    ups = uploads(capture)
+    ups = pump_until(device, capture, lambda ups: len(ups) >= 3, seconds * 1000 + PERIOD_MS + TIMEOUT_MS,
+                     PERIOD_MS)
     assert [u.status for u in ups][1:] == [fault_status, 204], ups
     gap_ms = (ups[2].t - ups[1].t) * 1000
     assert gap_ms >= seconds * 1000, f"tick() sent {gap_ms:.0f} ms after Retry-After: {seconds}"
@@ -108,8 +107,7 @@ def test_retry_after_http_date_holds_back_every_tick(device, capture, request):
     answered = _retry_after_case(device, capture, 429, http_date(date))
     least_ms = (date - answered) * 1000  # the device read its clock before flush() returned
     mandated_wait(request, least_ms, "Retry-After HTTP-date")
-    device.pump(int(least_ms) + 1400, PERIOD_MS)
-    ups = uploads(capture)
+    ups = pump_until(device, capture, lambda ups: len(ups) >= 3, 3000 + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)
     assert [u.status for u in ups][1:] == [429, 204], ups
     gap_ms = (ups[2].t - ups[1].t) * 1000
     assert gap_ms >= least_ms, f"tick() sent {gap_ms:.0f} ms after the 429, before the Retry-After date"
@@ -122,8 +120,7 @@ def test_unparseable_retry_after_falls_back_to_the_backoff(device, capture, requ
     _retry_after_case(device, capture, 503, "soon", initial=initial)
     mandated_wait(request, initial, "backoff after a 503 with an unusable Retry-After")
     lo, hi = backoff_window_ms(initial)
-    device.pump(hi + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)
-    ups = uploads(capture)
+    ups = pump_until(device, capture, lambda ups: len(ups) >= 3, hi + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)
     assert [u.status for u in ups][1:] == [503, 204], ups
     gap_ms = (ups[2].t - ups[1].t) * 1000
     assert lo <= gap_ms <= hi + PERIOD_MS + TIMEOUT_MS, f"retry {gap_ms:.0f} ms after; expected the backoff"

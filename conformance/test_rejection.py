@@ -6,6 +6,7 @@ import pytest
 
 from harness import protocol as P
 from harness.conformance_support import (
+    pump_until,
     attempts, backoff_window_ms, drain_boot, mandated_wait, names, quiet, raises, uploads, user_events,
 )
 
@@ -52,8 +53,7 @@ def test_a_rejection_leaves_the_backoff_delay_unchanged(device, capture, request
         device.flush()           # waits b = 400, then b -> 800
     mandated_wait(request, 2 * initial, "backoff delay kept across the rejection")
     lo, hi = backoff_window_ms(2 * initial)
-    device.pump(hi + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)
-    ups = uploads(capture)[1:]
+    ups = pump_until(device, capture, lambda ups: len(ups) >= 5, hi + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)[1:]
     assert [u.status for u in ups] == [503, 422, 503, 204], ups
     gap = (ups[3].t - ups[2].t) * 1000
     assert lo <= gap <= hi + PERIOD_MS + TIMEOUT_MS, (

@@ -6,6 +6,7 @@ import pytest
 
 from harness import protocol as P
 from harness.conformance_support import (
+    pump_until,
     attempts, delivered_messages, drain_boot, mandated_wait, names, quiet, raises, sized_event, uploads,
     user_events,
 )
@@ -69,8 +70,7 @@ def test_below_the_threshold_the_first_tick_after_the_interval_sends(device, cap
     device.flush()  # an attempt: the interval restarts here
     device.track("late")
     mandated_wait(request, interval_s * 1000, "flush_interval_seconds")
-    device.pump(interval_s * 1000 + 500, PERIOD_MS)
-    ups = uploads(capture)
+    ups = pump_until(device, capture, lambda ups: len(ups) >= 2, interval_s * 1000 + PERIOD_MS + 500, PERIOD_MS)
     assert len(ups) == 2, f"expected one interval-driven upload, got {ups}"
     gap_ms = (ups[1].t - ups[0].t) * 1000
     assert interval_s * 1000 <= gap_ms <= interval_s * 1000 + PERIOD_MS + 500, (

@@ -92,6 +92,9 @@ def uploads(capture) -> list[Upload]:
         except WireError as exc:
             up.frame_error = f"{exc.status}: {exc.reason}"
         out.append(up)
+    # the log is written when a request is answered; a delayed answer comes later
+    # than the requests after it, so restore the order in which the device sent them
+    out.sort(key=lambda u: u.t)
     return [u for u in out if u.path.endswith(CAPTURE_PATH)]
 
 
@@ -133,12 +136,6 @@ class Attempt:
         """The server stored the message, whether or not the device heard the answer."""
         last = self.uploads[-1]
         return self.complete and is_delivered_status(last.outcome or 0, True)
-
-    @property
-    def answer_lost(self) -> bool:
-        """Stored, but the device did not get the success answer (lost or too late)."""
-        return self.stored and not self.delivered or (self.stored and bool((self.uploads[-1].fault or {})
-                                                                            .get("delay_ms")))
 
     @property
     def data(self) -> bytes:
@@ -362,3 +359,24 @@ def sized_event(reference, name: str, target_len: int) -> dict:
         if length(pad, floats) == target_len:
             return {"pad": "x" * pad, "fill": [0.5] * floats}
     raise ValueError(f"no event of the form pad+floats makes a {target_len}-byte message")
+
+
+def pump_until(device, capture, done, max_ms: int, period_ms: int = 10, chunk_ms: int = 100):
+    """Tick on the device (``pump``) in chunks until ``done(uploads)`` holds or ``max_ms`` passed.
+
+    The ticking is timed on the device; between chunks the host asks the server
+    whether the scenario has finished, so a test waits about as long as the
+    contract makes it wait rather than for a fixed worst case. Returns the uploads.
+    """
+    spent = 0
+    while True:
+        ups = uploads(capture)
+        if done(ups) or spent >= max_ms:
+            return ups
+        step = min(chunk_ms, max_ms - spent)
+        device.pump(step, period_ms)
+        spent += step
+
+
+def statuses(ups) -> list[int]:
+    return [u.status for u in ups]
