@@ -14,6 +14,7 @@ COMMANDS = (
     "harness.capture.cli",
     "harness.boards.cli",
     "harness.firmware.cli",
+    "harness.runner.cli",
 )
 
 

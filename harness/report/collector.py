@@ -64,7 +64,7 @@ class Collector:
         t[rec.outcome] = t.get(rec.outcome, 0) + 1
         if rec.outcome == "failed":
             self.failed_clauses.setdefault(rec.board, set()).update(rec.clauses)
-            where = f" (log: {rec.properties['serial_log']})" if rec.properties.get("serial_log") else ""
+            where = f" (log: {rec.properties['board_log']})" if rec.properties.get("board_log") else ""
             self.stream.write(f"\nFAIL [{rec.board}] {rec.nodeid} {' '.join(rec.clauses)}: {rec.message}{where}\n")
         parts = []
         for board in sorted(self.tallies):

@@ -106,7 +106,7 @@ def build_matrix(records: list[Outcome]) -> dict[str, dict[str, Cell]]:
             cell.failed += sum(1 for r in recs if r.outcome == "failed")
             if why is not None and verdict == cell.verdict and not cell.reason:
                 cell.reason = f"{test}: {why.message}" if why.message else test
-                cell.log = why.properties.get("serial_log", "")
+                cell.log = why.properties.get("board_log", "")
     return dict(sorted(matrix.items(), key=lambda kv: int(kv[0][1:])))
 
 

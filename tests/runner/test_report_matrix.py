@@ -14,25 +14,25 @@ SUITE = textwrap.dedent('''
     import pytest
 
     @pytest.fixture(params=["alpha", "beta"])
-    def board(request, record_property):
+    def dut(request, record_property):
         record_property("board", request.param)
-        record_property("serial_log", f"/tmp/logs/{request.param}.log")
+        record_property("board_log", f"/tmp/logs/{request.param}.log")
         return request.param
 
     @pytest.mark.clause("C1", "C2")
-    def test_headers(board):
+    def test_headers(dut):
         assert True
 
     @pytest.mark.clause("C21")
-    def test_spacing(board):
-        assert board != "beta", "flush() sent inside the spacing window"
+    def test_spacing(dut):
+        assert dut != "beta", "flush() sent inside the spacing window"
 
     @pytest.mark.clause("C48")
-    def test_battery(board):
-        if board == "beta":
+    def test_battery(dut):
+        if dut == "beta":
             pytest.skip("board has no battery source")
 
-    def test_without_clause(board):
+    def test_without_clause(dut):
         pass
 ''')
 
@@ -100,7 +100,19 @@ def test_repetitions_count_failures_per_clause(tmp_path):
 def test_reports_link_logs_relative_to_the_report(tmp_path):
     log = tmp_path / "artifacts" / "beta.log"
     records = [Outcome("t.py::test_a[beta]", "beta", ["C2"], "failed", message="no stream id",
-                          properties={"serial_log": str(log)})]
+                          properties={"board_log": str(log)})]
     write_reports(records, {"started": "now", "boards": ["beta"]}, tmp_path)
     assert "](artifacts/beta.log)" in (tmp_path / "matrix.md").read_text()
     assert 'href="artifacts/beta.log"' in (tmp_path / "matrix.html").read_text()
+
+
+def test_clause_option_selects_only_tests_citing_it(tmp_path):
+    proc, records = run_suite(tmp_path, "--clause", "C48")
+    assert {r.nodeid.split("::")[-1].split("[")[0] for r in records} == {"test_battery"}
+    assert proc.returncode == 0
+
+
+def test_unknown_clause_is_a_usage_error_naming_it(tmp_path):
+    proc, _ = run_suite(tmp_path, "--clause", "C99")
+    assert proc.returncode == 4
+    assert "--clause C99: not a contract clause" in proc.stderr + proc.stdout

@@ -1,0 +1,1 @@
+"""``honch-hil run``: the conformance suite on the selected boards, with reports."""
