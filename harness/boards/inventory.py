@@ -85,8 +85,8 @@ _FIELDS = {
 
 def _type_name(t) -> str:
     if isinstance(t, tuple):
-        return "number"
-    return {str: "string", int: "integer", list: "array", bool: "boolean"}[t]
+        return "a number"
+    return {str: "a string", int: "an integer", list: "an array", bool: "a boolean"}[t]
 
 
 def _spec(name: str, table: dict, defaults: dict, where: str) -> BoardSpec:
@@ -102,9 +102,9 @@ def _spec(name: str, table: dict, defaults: dict, where: str) -> BoardSpec:
         if expected is None:
             fail(key, f"unknown field (known: {', '.join(sorted(_FIELDS))})")
         if isinstance(value, bool) and expected is not bool:
-            fail(key, f"must be a {_type_name(expected)}, not a boolean")
+            fail(key, f"must be {_type_name(expected)}, not a boolean")
         if not isinstance(value, expected):
-            fail(key, f"must be a {_type_name(expected)}, not {type(value).__name__}")
+            fail(key, f"must be {_type_name(expected)}, not {type(value).__name__}")
     kind = merged.get("kind")
     if kind is None:
         fail("kind", f"is required (one of {', '.join(KINDS)})")
