@@ -8,10 +8,9 @@ from harness.protocol import (
     CONTEXT_EXTENSION_MIN, CONTEXT_IDS, FLAG_CONTEXT_PROMOTES_PROPERTIES, MESSAGE_KIND_EVENT_BATCH,
     PROMOTED_CONTEXT_IDS, RESERVED_PROPERTIES, WIRE_VERSION,
 )
-from harness.wire.message import string_table
+from harness.wire.message import DISTINCT_ID_CONTEXT_ID, string_table
 from harness.wire.values import F32, F64, Bytes, Int, Map, Message, Reserved, UInt
 
-DISTINCT_ID_CONTEXT_ID = 1
 FLAG_NAMES = {FLAG_CONTEXT_PROMOTES_PROPERTIES: "context_promotes_properties"}
 MESSAGE_KIND_NAMES = {MESSAGE_KIND_EVENT_BATCH: "event_batch"}
 #: JSON has no NaN or infinity; the decoded form spells them as strings.

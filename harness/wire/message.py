@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import math
+import struct
 
 from harness.protocol import (
     CAPTURE_LIMITS, CONTEXT_EXTENSION_MIN, CONTEXT_IDS, DEVICE_TIME_SOURCE_MAX,
-    FLAG_CONTEXT_PROMOTES_PROPERTIES, MAX_NESTING, MESSAGE_KIND_EVENT_BATCH, PROMOTED_NAMES,
-    REQUIRED_CONTEXT_IDS, RESERVED_PROPERTIES, RESERVED_PROPERTY_ID_BY_NAME, TAG_ARRAY, TAG_BYTES,
+    FLAG_CONTEXT_PROMOTES_PROPERTIES, MAX_NESTING, MESSAGE_KIND_EVENT_BATCH, PROMOTED_CONTEXT_IDS,
+    PROMOTED_NAMES, REQUIRED_CONTEXT_IDS, RESERVED_PROPERTIES, RESERVED_PROPERTY_ID_BY_NAME, TAG_ARRAY, TAG_BYTES,
     TAG_F32, TAG_F64, TAG_FALSE, TAG_INT, TAG_MAP, TAG_NULL, TAG_STRING, TAG_TRUE, TAG_UINT,
     WIRE_VERSION, Limits,
 )
 from harness.wire.errors import WireError
 from harness.wire.values import F32, F64, Bytes, Event, Int, Map, Message, Reserved, UInt
-from harness.wire.varint import I64_MAX, encode_uvarint, unzigzag, zigzag
+from harness.wire.varint import I64_MAX, decode_uvarint, encode_uvarint, unzigzag, zigzag
 
-#: context ids whose value is a string reference (W7.3)
-STRING_CONTEXT_IDS = range(1, 9)
-#: context ids whose value is a uint (tag 03)
-UINT_CONTEXT_IDS = (9, 10)
-DEVICE_TIME_SOURCE_ID = 9
-F32_SIZE = 4
-F64_SIZE = 8
+CONTEXT_ID_BY_NAME = {name: cid for cid, name in CONTEXT_IDS.items()}
+DISTINCT_ID_CONTEXT_ID = CONTEXT_ID_BY_NAME["distinct_id"]
+DEVICE_TIME_SOURCE_ID = CONTEXT_ID_BY_NAME["device_time_source"]
+#: W7.3: distinct_id and the promoted entries are string references, the others (9, 10) uints
+STRING_CONTEXT_IDS = (DISTINCT_ID_CONTEXT_ID,) + PROMOTED_CONTEXT_IDS
+UINT_CONTEXT_IDS = tuple(cid for cid in CONTEXT_IDS if cid not in STRING_CONTEXT_IDS)
+F32_SIZE = struct.calcsize("<f")
+F64_SIZE = struct.calcsize("<d")
 #: The encoder refuses models deeper than this instead of hitting Python's recursion limit.
 ENCODER_MAX_DEPTH = 200
 
@@ -188,30 +190,8 @@ class _Reader:
         raise WireError(400, reason)
 
     def uvarint(self, what: str) -> int:
-        data, pos = self.data, self.pos
-        if pos < self.end and data[pos] < 0x80:
-            self.pos = pos + 1
-            return data[pos]
-        start = pos
-        result = 0
-        shift = 0
-        while True:
-            if pos >= self.end:
-                self.fail(f"{what} truncated at byte {start}")
-            b = data[pos]
-            pos += 1
-            result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                break
-            if pos - start == 10:
-                self.fail(f"{what} at byte {start} is longer than 10 bytes")
-            shift += 7
-        if b == 0:
-            self.fail(f"{what} at byte {start} is not minimally encoded (last byte 00)")
-        if result >> 64:
-            self.fail(f"{what} at byte {start} exceeds 2^64-1")
-        self.pos = pos
-        return result
+        value, self.pos = decode_uvarint(self.data, self.pos, what)
+        return value
 
     def count(self, what: str, min_item_size: int) -> int:
         start = self.pos

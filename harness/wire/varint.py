@@ -9,8 +9,9 @@ from harness.wire.errors import WireError
 U64_MAX = (1 << 64) - 1
 I64_MIN = -(1 << 63)
 I64_MAX = (1 << 63) - 1
-#: W4.1: a uvarint is at most this many bytes long.
-UVARINT_MAX_BYTES = 10
+#: W4.1: a uvarint is at most 10 bytes long: 64 bits in groups of 7.
+UVARINT_MAX_BYTES = -(-64 // 7)
+#: W4.3: CRC-16/CCITT-FALSE starts from 0xFFFF.
 CRC_INIT = 0xFFFF
 
 

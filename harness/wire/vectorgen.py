@@ -42,14 +42,16 @@ def base_time(message_id: int) -> int:
     return BASE_TIME_MS + 1000 * (message_id - 1)
 
 
-def required_context(**overrides) -> list:
+#: ``required_context({7: OMIT})`` leaves context id 7 out.
+OMIT = object()
+
+
+def required_context(overrides: dict | None = None) -> list:
+    """Context ids 1-7 with the values of the upstream vectors; ``overrides`` maps id -> value."""
     values = {1: "user-1", 2: "device-1", 3: "model-x", 4: "1.0.0", 5: "posix", 6: SDK_VERSION,
               7: "production"}
-    values.update({int(k.lstrip("_")): v for k, v in overrides.items()})
-    return [(cid, v) for cid, v in sorted(values.items()) if v is not _OMIT]
-
-
-_OMIT = object()
+    values.update(overrides or {})
+    return [(cid, v) for cid, v in sorted(values.items()) if v is not OMIT]
 
 
 def simple_message(message_id: int, events=None, context=None) -> Message:
@@ -183,7 +185,7 @@ def max_size_message(message_id: int) -> Message:
             if bump and i == 0:
                 values[0] = UInt(200)  # a two-byte uvarint: one byte more
             events.append(Event("sample", i, [("seq", UInt(i)), ("values", values)]))
-        return Message(base_time(message_id), required_context(_9=UInt(1)), events)
+        return Message(base_time(message_id), required_context({9: UInt(1)}), events)
 
     low, high = 0, target  # the largest item count whose message fits (size grows with items)
     while low < high:
@@ -241,7 +243,7 @@ def generate() -> dict[str, dict]:
               simple_message(mid + 3, context=required_context() + [(9, UInt(3))]), message_id=mid + 3)
     b.message("distinct-id-equals-device-id",
               "distinct_id equals $device_id: both context entries reference string #0.", 204,
-              simple_message(mid + 4, context=required_context(_1="device-1")), message_id=mid + 4)
+              simple_message(mid + 4, context=required_context({1: "device-1"})), message_id=mid + 4)
     b.message("empty-string-property-value",
               "The empty string is valid as a property value, an array item and a map value.", 204,
               simple_message(mid + 5, [Event("note", 0, [("text", ""), ("list", ["", "a"]),
@@ -445,11 +447,11 @@ def generate() -> dict[str, dict]:
     ev = [Event("boot")]
     for cid in (1, 7):
         invalid(f"context-missing-id-{cid}", f"Required context id {cid} is missing.",
-                simple_message(0, ev, required_context(**{f"_{cid}": _OMIT})))
+                simple_message(0, ev, required_context({cid: OMIT})))
     invalid("context-string-as-uint", "$device_id (id 2) carried as a uint.",
-            simple_message(0, ev, required_context(_2=UInt(5))))
+            simple_message(0, ev, required_context({2: UInt(5)})))
     invalid("context-empty-distinct-id", "distinct_id references the empty string.",
-            simple_message(0, ev, required_context(_1="")))
+            simple_message(0, ev, required_context({1: ""})))
     invalid("context-empty-session-id", "$session_id (id 8) references the empty string.",
             simple_message(0, ev, required_context() + [(8, "")]))
     invalid("context-id-11", "Context id 11 is reserved.", simple_message(0, ev, required_context() + [(11, UInt(1))]))
@@ -517,7 +519,7 @@ def generate() -> dict[str, dict]:
               encode_message(simple_message(pid + 1, [Event("e") for _ in range(CAPTURE_LIMITS.events + 1)]))
               + b"\x00", message_id=pid + 1)
     missing = encode_message(simple_message(pid + 2, [Event("boot", 0, [("f", None)])],
-                                            required_context(_7=_OMIT)))
+                                            required_context({7: OMIT})))
     b.message("precedence-400-over-422", "A missing required context entry (422) and an unknown tag (400) "
               "after it.", 400, missing[:-1] + b"\x0c", message_id=pid + 2)
     return b.vectors

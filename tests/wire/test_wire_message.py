@@ -11,7 +11,7 @@ from harness.wire import (
     expand_events, string_table, to_decoded_json, validate_message,
 )
 from harness.wire.vectorgen import (
-    REQUIRED_CONTEXT_RAW, REQUIRED_STRINGS, _OMIT, assemble, required_context, simple_message, with_string,
+    REQUIRED_CONTEXT_RAW, REQUIRED_STRINGS, OMIT, assemble, required_context, with_string,
 )
 
 BOOT = [Event("boot")]
@@ -228,7 +228,7 @@ def test_413_wins_over_422():
 
 
 def test_400_wins_over_422():
-    data = encode_message(msg([Event("boot", 0, [("f", None)])], required_context(_7=_OMIT)))
+    data = encode_message(msg([Event("boot", 0, [("f", None)])], required_context({7: OMIT})))
     assert status_of(data)[0] == 422
     assert status_of(data[:-1] + b"\x0c")[0] == 400
 
@@ -244,13 +244,13 @@ def test_400_is_found_after_an_earlier_semantic_fault():
 
 
 SEMANTIC = [
-    ("missing distinct_id", msg(context=required_context(_1=_OMIT)), "required context id 1 (distinct_id) is missing"),
-    ("missing $environment", msg(context=required_context(_7=_OMIT)), "required context id 7 ($environment) is missing"),
+    ("missing distinct_id", msg(context=required_context({1: OMIT})), "required context id 1 (distinct_id) is missing"),
+    ("missing $environment", msg(context=required_context({7: OMIT})), "required context id 7 ($environment) is missing"),
     ("no context at all", msg(context=[]), "required context id 1"),
-    ("context string as uint", msg(context=required_context(_3=UInt(1))), "context id 3 ($device_model) must be a string"),
-    ("context string as map", msg(context=required_context(_6=Map([]))), "context id 6 ($sdk_version) must be a string"),
+    ("context string as uint", msg(context=required_context({3: UInt(1)})), "context id 3 ($device_model) must be a string"),
+    ("context string as map", msg(context=required_context({6: Map([])})), "context id 6 ($sdk_version) must be a string"),
     ("session id not a string", msg(context=required_context() + [(8, None)]), "context id 8 ($session_id) must be a string"),
-    ("empty distinct_id", msg(context=required_context(_1="")), "context id 1 (distinct_id) references the empty string"),
+    ("empty distinct_id", msg(context=required_context({1: ""})), "context id 1 (distinct_id) references the empty string"),
     ("empty session id", msg(context=required_context() + [(8, "")]), "references the empty string"),
     ("device_time_source as string", msg(context=required_context() + [(9, "rtc")]), "must be a uint (tag 03)"),
     ("device_time_source tag 04", msg(context=required_context() + [(9, Int(1))]), "not an int (tag 04)"),
