@@ -129,7 +129,7 @@ def test_messages_are_canonical_within_sdk_limits_with_the_required_context(devi
         device.track("wide", {"text": chr(ord("a") + i) * 500, "i": i})
     device.flush()
     sent = delivered_messages(capture)
-    assert sum(len(m.events) for _, m in sent) == 12, [names(capture.events())]
+    assert sum(len(m.events) for _, m in sent) == 13, [names(capture.events())]
     assert len(sent) >= 3, "six 500-byte strings cannot fit a 2048-string-byte message"
     for a, m in sent:
         for u in a.uploads:
