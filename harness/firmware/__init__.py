@@ -6,5 +6,6 @@
 
 from harness.firmware.build import PORTS, TARGETS, ensure_firmware, firmware_path
 from harness.firmware.errors import FirmwareError
+from harness.firmware.qemu import QEMU_MACHINE, qemu_argv
 
-__all__ = ["PORTS", "TARGETS", "FirmwareError", "ensure_firmware", "firmware_path"]
+__all__ = ["PORTS", "QEMU_MACHINE", "TARGETS", "FirmwareError", "ensure_firmware", "firmware_path", "qemu_argv"]
