@@ -1,0 +1,151 @@
+"""Construction on the host (contract 2.1, 4; C8, C11, C15)."""
+
+import pytest
+
+import honch
+from harness import protocol
+from host_sdk_support import base_config, capture_requests, event_names, sent_messages
+
+INVALID = protocol.STATUS["INVALID_ARGUMENT"]
+
+
+def test_numeric_option_names_are_the_contracts():
+    assert set(honch._NUMERIC_KEYS) == set(protocol.CONFIG_DEFAULTS)
+    assert honch._HOST_HOOK_KEYS == protocol.HOST_ONLY_CONFIG_KEYS
+
+
+def test_construction_queues_only_device_boot_and_sends_nothing(capture, make_client):
+    client = make_client(capture)
+    assert client.queue_stats()["queued_events"] == 1
+    assert capture_requests(capture) == []
+    client.flush()
+    [boot] = capture.events()
+    assert boot["event"] == "$device_boot"
+    assert boot["distinct_id"] == "dev-host-1"
+    props = boot["properties"]
+    assert props["reset_reason"] == "unknown"
+    assert props["$device_id"] == "dev-host-1"
+    assert props["$device_model"] == "host-test"
+    assert props["$firmware_version"] == "1.0.0"
+    assert props["$sdk_platform"] == protocol.SDK_PLATFORM_HOST
+    assert props["$sdk_version"] == honch.SDK_VERSION
+    assert props["$environment"] == protocol.DEFAULT_ENVIRONMENT
+
+
+def _expect_invalid(capture, **overrides):
+    config = base_config(capture, **overrides)
+    config = {k: v for k, v in config.items() if v is not _MISSING}
+    with pytest.raises(honch.InvalidArgumentError) as caught:
+        honch.Honch(**config)
+    assert caught.value.status == INVALID
+    return caught.value
+
+
+_MISSING = object()
+
+
+@pytest.mark.parametrize("key", ["api_key", "device_id", "device_model", "firmware_version", "event_buffer"])
+def test_missing_required_key(capture, key):
+    exc = _expect_invalid(capture, **{key: _MISSING})
+    assert key in exc.detail
+
+
+@pytest.mark.parametrize("key", ["api_key", "device_id", "device_model", "firmware_version"])
+@pytest.mark.parametrize("value", ["", "  \t\r\n", None, 5, b"bytes"])
+def test_blank_or_mistyped_required_string(capture, key, value):
+    _expect_invalid(capture, **{key: value})
+
+
+@pytest.mark.parametrize("overrides", [
+    {"api_key": "has space"},
+    {"api_key": "caf\u00e9"},
+    {"device_id": "d" * (protocol.MAX_DEVICE_ID_BYTES + 1)},
+    {"device_model": "m" * (protocol.MAX_CONFIG_STRING_BYTES + 1)},
+    {"firmware_version": "v" * (protocol.MAX_CONFIG_STRING_BYTES + 1)},
+    {"environment": " "},
+    {"environment": 3},
+    {"endpoint_url": "ftp://example.com"},
+    {"endpoint_url": "http://"},
+    {"endpoint_url": "http://host:0"},
+    {"endpoint_url": "http://host:65536"},
+    {"endpoint_url": "http://user@host"},
+    {"endpoint_url": "http://host/path?q=1"},
+    {"endpoint_url": "http://host/path#frag"},
+], ids=repr)
+def test_content_rules(capture, overrides):
+    _expect_invalid(capture, **overrides)
+
+
+@pytest.mark.parametrize("buffer", [bytes(64), memoryview(bytes(64)), bytearray(0), "text", 64],
+                         ids=["bytes", "readonly-memoryview", "empty", "str", "int"])
+def test_event_buffer_must_be_writable_and_non_empty(capture, buffer):
+    _expect_invalid(capture, event_buffer=buffer)
+
+
+def test_writable_memoryview_is_accepted(capture, make_client):
+    backing = bytearray(8192)
+    client = make_client(capture, event_buffer=memoryview(backing))
+    assert client.queue_stats()["buffer_bytes"] == len(backing)
+
+
+@pytest.mark.parametrize("key", sorted(protocol.CONFIG_DEFAULTS))
+@pytest.mark.parametrize("value", [True, 1.0, "5", -1, protocol.U32_MAX + 1])
+def test_numeric_option_rules(capture, key, value):
+    exc = _expect_invalid(capture, **{key: value})
+    assert key in exc.detail
+
+
+@pytest.mark.parametrize("key", protocol.HOST_ONLY_CONFIG_KEYS)
+def test_host_hooks_are_refused_from_users(capture, key):
+    exc = _expect_invalid(capture, **{key: lambda: None})
+    assert key in exc.detail
+
+
+@pytest.mark.parametrize("key", ["state_path", "crash_report", "reset_reason", "Api_Key", "flush_interval"])
+def test_unknown_keys_are_refused(capture, key):
+    exc = _expect_invalid(capture, **{key: "x"})
+    assert key in exc.detail
+
+
+def test_connectivity_callback_must_be_callable(capture):
+    _expect_invalid(capture, connectivity_callback=True)
+
+
+def test_none_and_zero_select_defaults(capture, make_client):
+    options = {key: None for key in protocol.CONFIG_DEFAULTS}
+    options.update(endpoint_url=capture.endpoint, environment=None)
+    client = make_client(capture, **options)
+    assert client.queue_stats()["queued_events"] == 1
+    client = make_client(capture, **{key: 0 for key in protocol.CONFIG_DEFAULTS})
+    assert client.queue_stats()["queued_events"] == 1
+
+
+def test_u32_max_is_accepted_for_every_option_but_the_battery_threshold(capture, make_client):
+    for key in protocol.CONFIG_DEFAULTS:
+        if key == "battery_low_threshold":
+            continue
+        make_client(capture, **{key: protocol.U32_MAX})
+    _expect_invalid(capture, battery_low_threshold=101)
+    make_client(capture, battery_low_threshold=100)
+
+
+def test_batch_size_above_50_is_clamped(capture, make_client):
+    client = make_client(capture, batch_size=51, flush_max_batches=5)
+    for i in range(60):
+        client.track("sample", {"count": i})
+    client.flush()
+    sizes = [len(m.events) for m in sent_messages(capture)]
+    assert sizes == [protocol.MAX_BATCH_SIZE, 11]
+    assert [e["properties"].get("count") for e in capture.events()[1:]] == list(range(60))
+
+
+def test_buffer_too_small_for_boot_raises_storage_error(capture):
+    with pytest.raises(honch.StorageError) as caught:
+        honch.Honch(**base_config(capture, event_buffer=bytearray(8)))
+    assert caught.value.status == protocol.STATUS["QUEUE_FULL"]
+
+
+def test_construction_never_touches_the_network(capture, make_client):
+    make_client(capture, endpoint_url="http://127.0.0.1:9/never")
+    assert capture_requests(capture) == []
+    assert event_names(capture) == []
