@@ -6,13 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Hashable, Iterable
 
-from harness.protocol import CAPTURE_LIMITS, SOURCE_TYPE_COMPACT_EVENTS, Limits
+from harness.protocol import (
+    CAPTURE_LIMITS, FRAME_FINAL, FRAME_INIT, FRAME_KIND_BY_HEADER, FRAME_MIDDLE, SOURCE_TYPE_COMPACT_EVENTS, Limits,
+)
 from harness.wire.errors import WireError
 from harness.wire.expand import expand_events
 from harness.wire.frame import Frame, parse_frame
 from harness.wire.message import decode_message, validate_message
 from harness.wire.reassembly import Reassembler
 from harness.wire.values import Message
+
+
+MULTI_FRAME_HEADERS = (FRAME_INIT, FRAME_MIDDLE, FRAME_FINAL)
 
 
 @dataclass
@@ -35,12 +40,17 @@ def judge_frame(reassembler: Reassembler, body, *, stream_id: str | None, namesp
     tuple. ``stream_id=None`` means the header was absent, which only a single frame may do.
     Never raises ``WireError``: rejections come back as a Verdict with their status.
     """
+    body = bytes(body)
+    # stream id presence is step 7, before the init total_length limit of step 8 (which
+    # parse_frame applies) but after the body size of step 6
+    if (stream_id is None and body and len(body) <= limits.frame
+            and body[0] in MULTI_FRAME_HEADERS):
+        return Verdict(400, f"{FRAME_KIND_BY_HEADER[body[0]]} frame without a stream id "
+                            "(required on every frame of a multi-frame message)")
     try:
         frame = parse_frame(body, limits)
     except WireError as exc:
         return Verdict(exc.status, exc.reason)
-    if stream_id is None and frame.kind != "single":
-        return Verdict(400, f"{frame.kind} frame without a stream id", frame)
     key = (namespace, stream_id or "", SOURCE_TYPE_COMPACT_EVENTS, frame.message_id)
     try:
         progress = reassembler.accept(key, frame)

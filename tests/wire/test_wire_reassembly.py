@@ -2,6 +2,7 @@
 
 import pytest
 
+from harness.protocol import CAPTURE_LIMITS
 from harness.wire import (
     Event, Reassembler, WireError, chunk, crc16, encode_frame, encode_message, judge_frame, parse_frame,
 )
@@ -269,6 +270,18 @@ def test_stream_id_is_required_on_init_and_continuation_frames_only():
     verdict = judge_frame(r, init, stream_id=None)
     assert verdict.status == 400 and "stream id" in verdict.reason and len(r) == 0
     assert judge_frame(r, chunk(data, 5)[0], stream_id=None).status == 204
+
+
+def test_missing_stream_id_is_step_7_between_body_size_and_total_length():
+    r = Reassembler()
+    oversized_init = encode_frame("init", 5, b"\x02", total_length=CAPTURE_LIMITS.message + 1)
+    assert judge_frame(r, oversized_init, stream_id="s").status == 413
+    verdict = judge_frame(r, oversized_init, stream_id=None)
+    assert verdict.status == 400 and "stream id" in verdict.reason
+    too_big = b"\x42" + b"\x00" * CAPTURE_LIMITS.frame
+    assert judge_frame(r, too_big, stream_id=None).status == 413
+    assert judge_frame(r, encode_frame("middle", 5, b"\x00", offset=3), stream_id=None).status == 400
+    assert len(r) == 0
 
 
 def test_namespaces_separate_identical_stream_ids():
