@@ -23,6 +23,9 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE_TRANSPORT = ROOT / "usermod" / "honch" / "honch_transport.py"
 _MODULE_NAME = "honch_hil_firmware_transport"
+#: the host keeps trying this much longer than the device waits, so that the
+#: device's own timeout decides (its late answer is then ignored on the device)
+HOST_GRACE_SECONDS = 1.0
 
 
 def firmware_transport():
@@ -61,7 +64,7 @@ class Tether:
         if isinstance(headers, list):
             headers = {k: v for k, v in headers}
         body = bytes.fromhex(message.get("body") or "")
-        timeout_s = max(0.001, int(message.get("timeout_ms") or 0) / 1000)
+        timeout_s = max(0.001, int(message.get("timeout_ms") or 0) / 1000) + HOST_GRACE_SECONDS
         try:
             data = self.transport.encode_request(url, body, headers)
             answer = self._exchange(url, bytes(data), timeout_s)

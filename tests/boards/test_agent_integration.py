@@ -1,0 +1,171 @@
+"""The agent on every board of the inventory (host, unix, qemu-an385 by default),
+through the plugin's ``device`` / ``capture`` fixtures, against the mock capture
+server — including the tether on boards without a network."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import protocol
+from harness.agent.client import RemoteError, raises_remote
+from harness.agent.tether import Tether, firmware_transport
+from harness.boards.driver import BoardDriver
+from harness.boards.inventory import ROOT, BoardSpec
+
+VERSION = (ROOT / "VERSION").read_text().strip()
+
+
+def expected_platform(board) -> str:
+    return protocol.SDK_PLATFORM_HOST if board.spec.kind == "host" else protocol.SDK_PLATFORM_MICROPYTHON
+
+
+def test_info_reports_interpreter_core_and_heap(board):
+    info = board.call("info")
+    assert info["honch_core"] is True
+    assert info["sdk_version"] == VERSION
+    assert info["sdk_platform"] == expected_platform(board)
+    if info["implementation"] == "micropython":
+        assert info["version"].startswith("1.25") and isinstance(info["mem_free"], int)
+    assert info["tether"] is (board.spec.network == "tether")
+
+
+def test_tracked_event_reaches_the_capture_server(device, capture, board):
+    properties = {"n": 7, "neg": -3, "pi": 3.5, "s": "h\u00e9", "list": [1, None, True], "map": {"a": "b"}}
+    device.track("hil_smoke", properties)
+    assert device.queue_stats()["queued_events"] == 2  # $device_boot + hil_smoke
+    device.flush()
+    events = {e["event"]: e for e in capture.wait_for_events(2)}
+    smoke = events["hil_smoke"]
+    for key, value in properties.items():
+        assert smoke["properties"][key] == value
+    assert smoke["properties"]["$device_id"] == device.device_id
+    assert smoke["properties"]["$sdk_platform"] == expected_platform(board)
+    assert smoke["properties"]["$sdk_version"] == VERSION
+    assert device.queue_stats()["queued_events"] == 0
+
+
+def test_device_exceptions_carry_class_status_and_honch_bases(device, capture):
+    with pytest.raises(RemoteError) as info:
+        device.track("")
+    assert (info.value.name, info.value.status) == ("InvalidArgumentError", protocol.STATUS["INVALID_ARGUMENT"])
+    assert info.value.classes == ["InvalidArgumentError", "HonchError"]
+
+    capture.add_faults({"status": 429, "headers": {"Retry-After": "1"}})
+    device.track("x")
+    with pytest.raises(RemoteError) as info:
+        device.flush()
+    assert info.value.classes == ["RateLimitedError", "TransportError", "HonchError"]
+    assert info.value.status == protocol.STATUS["RATE_LIMITED"]
+    assert info.value.message == protocol.STATUSES[protocol.STATUS["RATE_LIMITED"]][1]
+
+
+def test_values_json_cannot_carry_reach_the_sdk(device, capture):
+    capture.reset(binary_properties=True)
+    device.track("typed", {"blob": b"\x00\x01\xff", "tup": (1, 2), "big": 2**64 - 1, "low": -2**63})
+    with raises_remote("InvalidArgumentError", status=protocol.STATUS["INVALID_ARGUMENT"]):
+        device.track("nan", {"x": float("nan")})
+    with raises_remote("InvalidArgumentError"):
+        device.track("obj", {"x": __import__("harness.agent.codec", fromlist=["Unsupported"]).Unsupported()})
+    with raises_remote("InvalidArgumentError"):
+        device.track("intkey", {1: "x"})
+    device.flush()
+    typed = next(e for e in capture.wait_for_events(2) if e["event"] == "typed")
+    assert typed["properties"]["tup"] == [1, 2]
+    assert typed["properties"]["big"] == 2**64 - 1 and typed["properties"]["low"] == -2**63
+
+
+def test_run_reraises_the_same_exception_after_reporting_it(device, capture):
+    assert device.run(result=(1, "x")) == {"returned": (1, "x")}
+    raised = device.run(exception="ValueError", message="sensor on fire", depth=3)["raised"]
+    assert raised["class"] == "ValueError" and raised["message"] == "sensor on fire"
+    assert raised["same_object"] is True
+    crash = next(e for e in capture.wait_for_events(2) if e["event"] == "$crash")
+    assert crash["properties"]["exception_cause"] == "ValueError"
+    assert "_raiser" in crash["properties"]["backtrace"]
+
+
+def test_pump_ticks_on_the_device_until_the_threshold_flush(device, capture):
+    device.init(flush_event_threshold=3, flush_min_interval_ms=protocol.SPACING_DISABLED)
+    device.track("a")
+    device.track("b")
+    result = device.pump(300, 20)
+    assert result["ticks"] >= 5 and result["elapsed_ms"] >= 300
+    assert {"a", "b"} <= {e["event"] for e in capture.wait_for_events(3)}
+
+
+def test_offline_callback_driven_from_the_host(device, capture):
+    from harness.agent.codec import ONLINE_CALLBACK
+
+    device.init(connectivity_callback=ONLINE_CALLBACK)
+    device.set_online(False)
+    device.track("kept")
+    with raises_remote("OfflineError", status=protocol.STATUS["OFFLINE"]):
+        device.flush()
+    device.set_online(True, reenter="tick")
+    device.flush()
+    log = device.callback_log()
+    assert log["calls"] >= 2
+    assert log["reentries"][0]["op"] == "tick" and log["reentries"][0]["status"] == protocol.STATUS["BUSY"]
+    assert "kept" in {e["event"] for e in capture.wait_for_events(2)}
+
+
+@pytest.mark.requires_tags("tether")
+def test_tether_sends_the_firmware_transport_bytes(device, capture, board):
+    device.track("tethered")
+    device.flush()
+    assert "tethered" in {e["event"] for e in capture.wait_for_events(2)}
+    assert board.tether.requests >= 1
+    request = capture.requests()[-1]
+    names = sorted(name.lower() for name, _ in _header_items(request["headers"]))
+    assert names == sorted(["host", "content-length", "connection", "content-type",
+                            protocol.HEADER_PROJECT_KEY.lower(), protocol.HEADER_STREAM_ID.lower()])
+
+
+def _header_items(headers):
+    return headers.items() if isinstance(headers, dict) else headers
+
+
+@pytest.fixture
+def host_tether_board(tmp_path):
+    """A host board whose uploads go through the tether (no firmware needed)."""
+    driver = BoardDriver(BoardSpec(name="host-tether", kind="host", network="tether", op_timeout=15),
+                         artifacts=tmp_path)
+    driver.start()
+    yield driver
+    driver.stop()
+
+
+def test_tether_timeout_is_enforced_on_the_device_and_late_answers_ignored(host_tether_board, capture):
+    from harness.agent.device import Device
+
+    device = Device(host_tether_board, capture.endpoint, capture.key)
+    device.init(transport_timeout_ms=500)
+    device.track("slow")
+    capture.add_faults({"delay_ms": 1500})
+    with raises_remote("TransportError", status=protocol.STATUS["TIMEOUT"]):
+        device.flush()
+    # the host answers the timed-out request late; the device must not take it for the next one
+    device.init(transport_timeout_ms=5000)
+    device.track("fast")
+    device.flush()
+    assert "fast" in {e["event"] for e in capture.wait_for_events(2, timeout=10)}
+
+
+def test_tether_reports_refused_connection_as_transport(host_tether_board, capture):
+    from harness.agent.device import Device
+
+    device = Device(host_tether_board, "http://127.0.0.1:9", capture.key)
+    device.init()
+    device.track("nowhere")
+    with raises_remote("TransportError", status=protocol.STATUS["TRANSPORT"]):
+        device.flush()
+
+
+def test_tether_bytes_equal_the_firmware_encoder():
+    transport = firmware_transport()
+    url = "http://127.0.0.1:8080/capture"
+    headers = {"Content-Type": protocol.CONTENT_TYPE, protocol.HEADER_PROJECT_KEY: "k",
+               protocol.HEADER_STREAM_ID: "0123abcd"}
+    data = transport.encode_request(url, b"\x02body", headers)
+    assert data.startswith(b"POST /capture HTTP/1.1\r\n") and data.endswith(b"\r\n\r\n\x02body")
+    assert Tether().transport is transport
