@@ -44,25 +44,25 @@ class BoardError(Exception):
 
 
 class QemuInstance:
-    """``qemu-system-arm -machine <machine> -serial pty``: one emulated board, its pty."""
+    """QEMU running the firmware (``harness.firmware.qemu.qemu_argv``), console on a pty."""
 
-    def __init__(self, firmware: Path, machine: str, log: ByteLog, qemu: str = "qemu-system-arm"):
+    def __init__(self, firmware: Path, machine: str, log: ByteLog):
         self.firmware = Path(firmware)
         self.machine = machine
-        self.qemu = qemu
         self.log = log
         self.process: subprocess.Popen | None = None
         self.pty: str | None = None
         self.messages: list[str] = []
 
     def start(self, timeout: float = 10.0) -> str:
-        argv = [self.qemu, "-machine", self.machine, "-nographic", "-monitor", "none",
-                "-serial", "pty", "-kernel", str(self.firmware)]
+        from harness.firmware.qemu import QEMU_PACKAGE, qemu_argv
+
+        argv = qemu_argv(self.firmware, self.machine, serial="pty")
         try:
             self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                             stderr=subprocess.STDOUT, start_new_session=True, text=True)
         except OSError as exc:
-            raise BoardError(f"cannot start {self.qemu}: {exc} (Debian package qemu-system-arm)") from exc
+            raise BoardError(f"cannot start {argv[0]}: {exc} (Debian package {QEMU_PACKAGE})") from exc
         self.log.note(f"started qemu pid {self.process.pid}: {' '.join(argv)}")
         found = threading.Event()
 

@@ -118,8 +118,9 @@ def _spec(name: str, table: dict, defaults: dict, where: str) -> BoardSpec:
         fail("reset", f"{reset!r} is not one of {', '.join(RESETS)}")
     if kind in ("host", "unix") and reset != "restart":
         fail("reset", f"a {kind} board can only be restarted (reset = \"restart\")")
-    if kind == "qemu" and reset not in ("qemu-restart", "soft", "machine"):
-        fail("reset", "a qemu board resets by qemu-restart, soft or machine")
+    if kind == "qemu" and reset not in ("qemu-restart", "soft"):
+        # machine.reset() ends QEMU (semihosting exit) instead of rebooting it
+        fail("reset", "a qemu board resets by qemu-restart or soft")
     if kind == "serial" and reset == "restart":
         fail("reset", "a serial board resets by soft, dtr, rts, dtr+rts or machine")
     port = merged.get("port")
