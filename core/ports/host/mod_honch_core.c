@@ -61,6 +61,7 @@ typedef struct {
     PyObject *deferred_val;
     PyObject *deferred_tb;
     uint64_t last_monotonic;
+    PyObject *weakreflist;
 } ClientObject;
 
 /* Raise _honch_core.Error(status, text), with .detail when given. */
@@ -1097,6 +1098,9 @@ static int Client_clear(ClientObject *self) {
 
 static void Client_dealloc(ClientObject *self) {
     PyObject_GC_UnTrack(self);
+    if (self->weakreflist != NULL) {
+        PyObject_ClearWeakRefs((PyObject *)self);
+    }
     /* The core points into these; it is never called again once they go. */
     memset(&self->client, 0, sizeof self->client);
     release_event_buffer(self);
@@ -1336,6 +1340,7 @@ static PyTypeObject ClientType = {
     .tp_name = "_honch_core.Client",
     .tp_doc = "Client(config: dict): one Honch core client (docs/architecture.md).",
     .tp_basicsize = sizeof(ClientObject),
+    .tp_weaklistoffset = offsetof(ClientObject, weakreflist),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Client_init,
