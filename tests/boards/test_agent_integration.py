@@ -122,7 +122,7 @@ def test_tether_sends_the_firmware_transport_bytes(device, capture, board):
 
 
 def _header_items(headers):
-    return headers.items() if isinstance(headers, dict) else headers
+    return headers.items() if hasattr(headers, "items") else headers
 
 
 @pytest.fixture
@@ -169,3 +169,20 @@ def test_tether_bytes_equal_the_firmware_encoder():
     data = transport.encode_request(url, b"\x02body", headers)
     assert data.startswith(b"POST /capture HTTP/1.1\r\n") and data.endswith(b"\r\n\r\n\x02body")
     assert Tether().transport is transport
+
+
+def test_hung_agent_is_interrupted_reset_and_answers_again(board):
+    from harness.agent.client import AgentTimeout
+
+    failures_before = board.health_failures
+    resets_before = board.resets
+    with pytest.raises(AgentTimeout) as info:
+        board.call("sleep", 60_000, timeout=1.0)
+    text = str(info.value) + "\n".join(getattr(info.value, "__notes__", []))
+    assert f"board {board.name}: no reply to sleep() within 1 s" in text
+    assert str(board.log_path) in text
+    if board.spec.kind == "serial":  # the MPS2 firmware polls its UART only when reading, so no Ctrl-C there
+        assert "KeyboardInterrupt" in text, "what the board printed after Ctrl-C is in the message"
+    assert board.resets == resets_before + 1
+    assert board.call("echo", "alive") == "alive"
+    board.health_failures = failures_before  # a deliberate hang must not count against the board
