@@ -186,3 +186,16 @@ def test_hung_agent_is_interrupted_reset_and_answers_again(board):
     assert board.resets == resets_before + 1
     assert board.call("echo", "alive") == "alive"
     board.health_failures = failures_before  # a deliberate hang must not count against the board
+
+
+@pytest.mark.requires_tags("tether")
+def test_tethered_board_times_out_by_itself(device, capture):
+    device.init(transport_timeout_ms=500)
+    device.track("slow")
+    capture.add_faults({"delay_ms": 1500})
+    with raises_remote("TransportError", status=protocol.STATUS["TIMEOUT"]):
+        device.flush()
+    device.init()
+    device.track("fast")
+    device.flush()
+    assert "fast" in {e["event"] for e in capture.wait_for_events(2, timeout=10)}
