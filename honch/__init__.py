@@ -136,7 +136,7 @@ class Honch:
         for key in port_hooks:
             if key not in _PORT_HOOK_KEYS:
                 raise _invalid("unknown port hook %r" % (key,))
-        client = cls.__new__(cls)
+        client = object.__new__(cls)  # MicroPython classes have no __new__ attribute
         client._open(config, port_hooks)
         return client
 

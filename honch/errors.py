@@ -31,7 +31,7 @@ class HonchError(Exception):
     def __init__(self, status=None, detail=None):
         if status is None:
             status = self.default_status
-        Exception.__init__(self, status_text(status))
+        super().__init__(status_text(status))
         self.status = status
         self.detail = detail
         if detail:
