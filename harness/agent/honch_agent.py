@@ -3,7 +3,9 @@
 Runs unchanged on MicroPython (1.25, frozen into the firmware as module
 ``honch_agent``) and on CPython (the ``host`` board runs this file as its main
 program). It only needs ``json``, ``sys``, ``time`` and ``gc``; ``select`` is used
-when present so that tethered requests time out on the device itself.
+when present so that a tethered request times out on the device while it waits
+(without it, an answer arriving after the timeout is refused), and ``errno`` for
+the port's own error numbers.
 
 Protocol (one JSON document per line; see docs/boards.md):
 
@@ -34,8 +36,11 @@ except ImportError:  # a port without select: tether timeouts are checked after 
 PREFIX = "@@HIL@@ "
 AGENT_PROTOCOL = 1
 ESCAPE = "$hil"
-ETIMEDOUT = 110
-ECONNREFUSED = 111
+try:  # the port's own values (newlib builds differ from Linux: ETIMEDOUT is 116 there)
+    from errno import ECONNREFUSED, ETIMEDOUT
+except ImportError:
+    ETIMEDOUT = 110
+    ECONNREFUSED = 111
 
 _IS_MICROPYTHON = sys.implementation.name == "micropython"
 
