@@ -164,7 +164,7 @@ uint32_t hc_encode(const hc_msg_ctx_t *ctx, const uint8_t *const *recs, uint32_t
     e.out = out;
     e.ctx = ctx;
     hc_get_uvarint(recs[0] + HC_REC_HEADER, &ts0);
-    e.base = event_time(&e, ts0);
+    e.base = ctx->base_time ? ctx->base_time : event_time(&e, ts0);
     e.any_below = e.any_rebased = 0;
     e.tbl = 3 + hc_uvarint_len(e.base) + 2; /* room for a 2-byte string count */
 

@@ -221,6 +221,8 @@ uint32_t hc_q_remove_through(hc_client_t *c, uint64_t last_seq);
 typedef struct hc_msg_ctx {
     honch_str_t strings[8]; /* context ids 1..8 (8: ptr NULL = no session) */
     int time_source;        /* HC_TS_AUTO, HC_TS_OMIT, or a fixed value 0-3 */
+    uint64_t base_time;     /* 0: the first event's timestamp (contract 5; the SDK always);
+                               tests set the base of an upstream vector whose first delta is not 0 */
     uint64_t now;           /* rebasing (contract 5) */
     uint64_t wall;
     uint32_t max_events;
