@@ -147,6 +147,49 @@ def test_auto_properties_count_toward_the_64_limit(capture, make_client):
     client.track("fits", {f"k{i}": i for i in range(protocol.MAX_PROPERTIES - 1)})
 
 
+def test_failing_auto_properties_callback_fails_the_event(capture, unraisable, make_client):
+    state = {"fail": False}
+
+    def auto():
+        if state["fail"]:
+            raise RuntimeError("sensor bus down")
+        return {"uptime_s": 1}
+
+    client = make_client(capture, port_hooks={"auto_properties_callback": auto})
+    before = client.queue_stats()
+    state["fail"] = True
+    with pytest.raises(honch.InvalidArgumentError):
+        client.track("t")
+    assert client.queue_stats() == before
+    assert [str(e) for e in unraisable] == ["sensor bus down"]
+
+
+def test_calls_from_another_thread_during_an_upload(capture, make_client):
+    import threading
+
+    uploading = threading.Event()
+    release = threading.Event()
+
+    def transport(url, body, headers, timeout_ms):
+        uploading.set()
+        release.wait(10)
+        return (204, None)
+
+    client = make_client(capture, port_hooks={"transport": transport})
+    worker = threading.Thread(target=client.flush)
+    worker.start()
+    try:
+        assert uploading.wait(10)
+        client.track("meanwhile")  # allowed, as from inside the transport
+        with pytest.raises(honch.HonchError) as caught:
+            client.tick()
+        assert caught.value.status == protocol.STATUS["BUSY"]
+    finally:
+        release.set()
+        worker.join(10)
+    assert client.queue_stats()["queued_events"] == 1  # $device_boot delivered, "meanwhile" queued
+
+
 # --- platform: the clock, wall clock and random source -----------------------------------
 
 
