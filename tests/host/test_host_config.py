@@ -1,5 +1,7 @@
 """Construction on the host (contract 2.1, 4; C8, C11, C15)."""
 
+import sys
+
 import pytest
 
 import honch
@@ -149,3 +151,21 @@ def test_construction_never_touches_the_network(capture, make_client):
     make_client(capture, endpoint_url="http://127.0.0.1:9/never")
     assert capture_requests(capture) == []
     assert event_names(capture) == []
+
+
+@pytest.mark.parametrize("cause,expected", [("WDT_RESET", "watchdog"), ("PWRON_RESET", "power_on"),
+                                            ("HARD_RESET", "external"), ("DEEPSLEEP_RESET", "deep_sleep"),
+                                            ("SOFT_RESET", "software"), ("BROWNOUT_RESET", "brownout"),
+                                            ("OTHER", "unknown")])
+def test_reset_reason_from_machine_reset_cause(capture, make_client, monkeypatch, cause, expected):
+    """What the wrapper does on MicroPython, with a stand-in ``machine`` module."""
+    import types
+    machine = types.ModuleType("machine")
+    for value, name in enumerate(("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET",
+                                  "SOFT_RESET", "BROWNOUT_RESET")):
+        setattr(machine, name, value + 1)
+    machine.reset_cause = lambda: getattr(machine, cause, 99)
+    monkeypatch.setitem(sys.modules, "machine", machine)
+    client = make_client(capture)
+    client.flush()
+    assert capture.events()[0]["properties"]["reset_reason"] == expected
