@@ -1,157 +1,33 @@
-"""Fixtures of the firmware evidence tests: the unix firmware as a subprocess and
-the emulated Cortex-M3 under QEMU, both built on demand by ``ensure_firmware``."""
+"""Fixtures of the firmware evidence tests; the firmware is built on demand by
+``ensure_firmware`` (a second run with nothing changed reuses it)."""
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import signal
-import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from harness.firmware import FirmwareError, ensure_firmware, qemu_argv
-from harness.firmware.qemu import QEMU_PACKAGE, QEMU_SYSTEM
-
-#: The line a MicroPython snippet prints its result on (see MicroPythonRunner).
-RESULT_MARKER = "@@RESULT@@ "
-
-
-def _firmware(target: str) -> Path:
-    try:
-        return ensure_firmware(target, log=lambda message: None)
-    except FirmwareError as exc:
-        pytest.fail(f"cannot build the {target} firmware: {exc}", pytrace=False)
-
-
-class SnippetError(AssertionError):
-    """A MicroPython snippet failed; the message holds its output."""
-
-
-class MicroPythonRunner:
-    """Runs snippets on the unix firmware, in an empty directory so that only frozen
-    modules (not the checkout's honch/) can be imported.
-
-    A snippet sets ``result``; the runner prints it as JSON and returns it decoded.
-    Values reach the snippet through ``env`` (``os.getenv``), so that nothing secret
-    ends up in the snippet's text.
-    """
-
-    def __init__(self, firmware: Path, workdir: Path):
-        self.firmware = firmware
-        self.workdir = workdir
-
-    def run(self, snippet: str, env: dict | None = None, timeout: float = 60.0):
-        code = "import json, os\nresult = None\n" + snippet + \
-            "\nprint(%r + json.dumps(result))\n" % RESULT_MARKER
-        environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MICROPYPATH": ".frozen"}
-        environ.update(env or {})
-        proc = subprocess.run([str(self.firmware), "-c", code], cwd=self.workdir, env=environ,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
-        for line in proc.stdout.splitlines():
-            if line.startswith(RESULT_MARKER):
-                return json.loads(line[len(RESULT_MARKER):])
-        raise SnippetError(f"the snippet printed no result (exit {proc.returncode})\n"
-                           f"--- stdout\n{proc.stdout}--- stderr\n{proc.stderr}")
+from firmware_support import MicroPythonRunner, booted_qemu, firmware
 
 
 @pytest.fixture(scope="session")
 def unix_firmware() -> Path:
-    return _firmware("unix")
+    return firmware("unix")
 
 
 @pytest.fixture
 def micropython(unix_firmware, tmp_path) -> MicroPythonRunner:
+    """Runs MicroPython snippets on the unix firmware (MicroPythonRunner.run)."""
     return MicroPythonRunner(unix_firmware, tmp_path)
-
-
-# --- QEMU ------------------------------------------------------------------------------
-
-_PTY = re.compile(r"char device redirected to (/dev/pts/\d+)")
-
-
-class QemuBoard:
-    """One qemu-system-arm process running the firmware, its console on a pty."""
-
-    def __init__(self, firmware: Path):
-        self.firmware = firmware
-        self.process: subprocess.Popen | None = None
-        self.pty: str | None = None
-        self.output: list[str] = []
-
-    def start(self, timeout: float = 20.0) -> str:
-        try:
-            self.process = subprocess.Popen(qemu_argv(self.firmware), stdin=subprocess.DEVNULL,
-                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                            start_new_session=True)
-        except FileNotFoundError:
-            pytest.fail(f"{QEMU_SYSTEM} not found: install the Debian package {QEMU_PACKAGE}", pytrace=False)
-        found = threading.Event()
-
-        def read_output():
-            for line in self.process.stdout:
-                self.output.append(line.rstrip())
-                match = _PTY.search(line)
-                if match:
-                    self.pty = match.group(1)
-                    found.set()
-            found.set()
-
-        threading.Thread(target=read_output, daemon=True).start()
-        found.wait(timeout)
-        if self.pty is None:
-            raise AssertionError(f"QEMU reported no pty within {timeout} s: {self.output}")
-        return self.pty
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=10)
-        self.process.stdout.close()
-        self.process = None
 
 
 @pytest.fixture(scope="session")
 def qemu_firmware() -> Path:
-    return _firmware("qemu")
+    return firmware("qemu")
 
 
 @pytest.fixture
 def qemu_repl(qemu_firmware):
-    """The emulated board's raw REPL through mpremote's serial transport. QEMU is
-    killed (its whole process group) when the test ends, whatever happened."""
-    from mpremote.transport_serial import SerialTransport
-
-    board = QemuBoard(qemu_firmware)
-    transport = None
-    try:
-        pty = board.start()
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                transport = SerialTransport(pty, baudrate=115200)
-                transport.enter_raw_repl(soft_reset=False)
-                break
-            except Exception:
-                if transport is not None:
-                    transport.close()
-                    transport = None
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        yield transport
-    finally:
-        if transport is not None:
-            try:
-                transport.close()
-            except Exception:
-                pass
-        board.stop()
+    """A freshly booted emulated board's raw REPL (QemuRepl); QEMU is killed afterwards."""
+    with booted_qemu(qemu_firmware) as repl:
+        yield repl
