@@ -199,3 +199,19 @@ def test_tethered_board_times_out_by_itself(device, capture):
     device.track("fast")
     device.flush()
     assert "fast" in {e["event"] for e in capture.wait_for_events(2, timeout=10)}
+
+
+@pytest.mark.parametrize("name", ["host", "unix", "qemu-an385"])
+def test_stop_leaves_no_process_behind(name, tmp_path):
+    import os
+
+    from harness.boards.inventory import load_boards
+
+    driver = BoardDriver(load_boards()[name], artifacts=tmp_path)
+    driver.start()
+    process = driver.qemu.process if driver.qemu is not None else driver.link.process
+    assert driver.call("ping") is None
+    driver.stop()
+    assert process.poll() is not None
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)  # nothing of its process group is left either
