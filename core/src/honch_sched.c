@@ -134,6 +134,7 @@ int hc_form_message(hc_client_t *c) {
     ctx.strings[7].ptr = head.session;
     ctx.strings[7].len = head.session ? HONCH_SESSION_ID_CHARS : 0;
     ctx.time_source = HC_TS_AUTO;
+    ctx.base_time = 0;
     ctx.now = c->plat.monotonic_ms(c->plat.ctx);
     ctx.wall = c->plat.wall_ms(c->plat.ctx);
     ctx.max_events = c->batch_size;

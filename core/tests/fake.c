@@ -253,3 +253,45 @@ void fake_dump_bodies(void) {
     }
     fclose(f);
 }
+
+/* --- the client under test ---------------------------------------------------------- */
+
+honch_client_t tc;
+uint8_t tc_buffer[1 << 16];
+
+honch_config_t tc_config(size_t buflen) {
+    honch_config_t c = fake_config(tc_buffer, buflen);
+    c.flush_min_interval_ms = HONCH_SPACING_DISABLED;
+    return c;
+}
+
+int tc_track(const char *name, const char *dsl) {
+    return honch_track(&tc, name, strlen(name), dsl ? emit_dsl : NULL, (void *)dsl);
+}
+
+honch_queue_stats_t tc_stats(void) {
+    honch_queue_stats_t s;
+    memset(&s, 0xEE, sizeof s);
+    CHECK_EQ(honch_queue_stats(&tc, &s), HONCH_STATUS_OK);
+    return s;
+}
+
+bool tc_stats_equal(const honch_queue_stats_t *a, const honch_queue_stats_t *b) {
+    return memcmp(a, b, sizeof *a) == 0;
+}
+
+const char *tc_flush(int want) {
+    unsigned first = fk.nreq;
+    int st = honch_flush(&tc, true);
+    if (st != want) check_fail(__FILE__, __LINE__, "flush returned %d (%s), want %d", st, honch_status_text(st), want);
+    return fake_dump(first);
+}
+
+unsigned fake_messages_since(unsigned from) {
+    unsigned n = 0;
+    for (unsigned i = from; i < fk.nreq; i++) {
+        uint8_t kind = fake_requests[i % FAKE_MAX_REQUESTS].body[0];
+        n += kind == HONCH_FRAME_SINGLE || kind == HONCH_FRAME_FINAL;
+    }
+    return n;
+}

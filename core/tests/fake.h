@@ -79,3 +79,16 @@ int emit_dsl_value(void *ctx, honch_writer_t *w);
 void fake_dump_bodies(void);
 
 #endif
+
+/* The client under test and shortcuts. */
+extern honch_client_t tc;
+extern uint8_t tc_buffer[1 << 16];
+/* fake_config over tc_buffer[0..buflen) with spacing disabled (tests opt in). */
+honch_config_t tc_config(size_t buflen);
+int tc_track(const char *name, const char *dsl);
+honch_queue_stats_t tc_stats(void);
+bool tc_stats_equal(const honch_queue_stats_t *a, const honch_queue_stats_t *b);
+/* flush(online) expecting status `want`; returns the dump of the first message it sent. */
+const char *tc_flush(int want);
+/* Messages (single or final frames) among requests [from, fk.nreq). */
+unsigned fake_messages_since(unsigned from);
