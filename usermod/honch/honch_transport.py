@@ -11,9 +11,11 @@ board would send.
 """
 
 try:
-    from errno import ETIMEDOUT
-except ImportError:  # a firmware without the errno module
-    ETIMEDOUT = 110
+    import errno as _errno
+except ImportError:  # a firmware without the errno module: Linux/lwIP numbering
+    _errno = None
+# The port's own numbers: newlib-based ports (the qemu board) say 116 for ETIMEDOUT.
+ETIMEDOUT = getattr(_errno, "ETIMEDOUT", 110)
 
 #: Headers ``post_chunk`` adds itself; the caller must not pass them.
 OWN_HEADERS = ("Host", "Content-Length", "Connection")
@@ -173,7 +175,7 @@ class _Deadline:
 
 # errno values that mean "the socket timed out" on the ports we know: lwIP ports
 # raise ETIMEDOUT, the unix port EAGAIN (SO_RCVTIMEO) or EINPROGRESS (connect).
-_TIMEOUT_ERRNOS = (ETIMEDOUT, 11, 115)
+_TIMEOUT_ERRNOS = (ETIMEDOUT, getattr(_errno, "EAGAIN", 11), getattr(_errno, "EINPROGRESS", 115))
 
 
 def _is_timeout(exc, deadline):
