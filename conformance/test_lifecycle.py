@@ -60,17 +60,29 @@ def test_shutdown_sends_one_message_inside_the_spacing_window_then_closes(device
     _assert_closed(device)
 
 
-@pytest.mark.clause("C9")
-def test_shutdown_ignores_backoff_and_queues_device_shutdown(device, capture):
+@pytest.mark.clause("C9", "C27")
+def test_shutdown_ignores_the_backoff_and_finishes_the_pending_message(device, capture):
     quiet(device, flush_retry_initial_ms=60_000, flush_retry_max_ms=60_000)
     drain_boot(device, capture)
     device.track("pending")
     capture.add_faults({"status": 503})
     with raises("ServerError"):
-        device.flush()  # next automatic attempt in about a minute
+        device.flush()  # next automatic attempt in about a minute; the message stays pending
     device.shutdown()
-    events = capture.events()
-    assert names(events)[-2:] == ["pending", "$device_shutdown"], names(events)
+    ups = uploads(capture)[1:]
+    assert [u.status for u in ups] == [503, 204], f"shutdown() must send despite the backoff: {ups}"
+    assert ups[1].body == ups[0].body, "the pending message goes out unchanged (W5.6), not re-encoded"
+    assert names(capture.events()) == ["$device_boot", "pending"]
+    _assert_closed(device)
+
+
+@pytest.mark.clause("C9")
+def test_shutdown_queues_device_shutdown_and_sends_it(device, capture):
+    quiet(device, flush_min_interval_ms=60_000)
+    drain_boot(device, capture)
+    device.track("last words")
+    device.shutdown()
+    assert names(capture.events()) == ["$device_boot", "last words", "$device_shutdown"]
     _assert_closed(device)
 
 

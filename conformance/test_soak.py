@@ -137,6 +137,10 @@ def test_soak_under_random_faults(device, capture, request):
             f"was stored: queueing order broken {replay}")
         last_n[stream] = ns[-1]
 
+    ups = uploads(capture)
+    repeats = sum(n - 1 for n in seen.values())
+    print(f"soak: {len(ups)} requests, {sum(1 for u in ups if u.fault)} faulted, "
+          f"{sum(lost_answers.values())} stored answers lost, {repeats} messages stored twice")
     delivered = len(stored) + (1 if any(e["event"] == "$device_boot" for e in events) else 0)
     enqueued = total + 1
     accounted = (delivered + stats["capacity_dropped_events"] + stats["dead_lettered_events"]

@@ -71,7 +71,7 @@ class Upload:
 
 
 def _headers(raw) -> tuple[dict, list]:
-    if isinstance(raw, dict):
+    if hasattr(raw, "items"):
         pairs = list(raw.items())
     else:
         pairs = [tuple(p) for p in raw]
