@@ -253,6 +253,12 @@ def _build(t: Target, source: MicroPythonSource, variables: list[str], stamp: di
     if clean and t.obj_dir.exists():
         shutil.rmtree(t.obj_dir)
     t.obj_key_path.write_text(json.dumps(stamp["clean"], indent=1) + "\n")
+    # tools/makemanifest.py regenerates frozen_content.c only when a frozen .mpy is
+    # newer; but the file also lists the qstrs the C code does not define, so a new
+    # MP_QSTR_ in C would collide with a stale copy. Regenerating it takes a second.
+    stale_frozen = t.obj_dir / "frozen_content.c"
+    if stale_frozen.exists():
+        stale_frozen.unlink()
     with open(t.log_path, "w") as log_file:
         # Built first and on its own: the port's makefile would build it with our
         # BUILD= (command-line variables reach sub-makes) in the wrong place.

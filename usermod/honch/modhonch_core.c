@@ -340,7 +340,9 @@ static void config_event_buffer(mp_obj_t value, honch_mp_client_t *self, honch_c
         raise_invalid("event_buffer must be a writable contiguous buffer (bytearray, writable memoryview), not %s",
             mp_obj_get_type_str(value));
     }
-    config->event_buffer = info.buf;
+    // An empty bytearray has no storage; the core refuses the length, not a NULL.
+    static uint8_t no_storage;
+    config->event_buffer = info.buf != NULL ? info.buf : &no_storage;
     config->event_buffer_len = info.len;
     self->event_buffer = info.buf;
     self->event_buffer_len = info.len;
@@ -348,9 +350,17 @@ static void config_event_buffer(mp_obj_t value, honch_mp_client_t *self, honch_c
 }
 
 static mp_obj_t client_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
-    mp_arg_check_num(n_args, n_kw, 1, 1, false);
-    if (!mp_obj_is_dict_or_ordereddict(args[0])) {
-        raise_invalid("config must be a dict, not %s", mp_obj_get_type_str(args[0]));
+    // Client(config) or Client(config=...), like the host's.
+    mp_obj_t config_obj;
+    if (n_args == 1 && n_kw == 0) {
+        config_obj = args[0];
+    } else if (n_args == 0 && n_kw == 1 && args[0] == MP_OBJ_NEW_QSTR(MP_QSTR_config)) {
+        config_obj = args[1];
+    } else {
+        mp_raise_TypeError(MP_ERROR_TEXT("Client() takes one argument, config"));
+    }
+    if (!mp_obj_is_dict_or_ordereddict(config_obj)) {
+        raise_invalid("config must be a dict, not %s", mp_obj_get_type_str(config_obj));
     }
     honch_mp_client_t *self = mp_obj_malloc(honch_mp_client_t, type);
     for (size_t i = 0; i < HONCH_MP_REF_COUNT; i++) {
@@ -364,7 +374,7 @@ static mp_obj_t client_make_new(const mp_obj_type_t *type, size_t n_args, size_t
 
     honch_config_t config;
     memset(&config, 0, sizeof(config));
-    mp_map_t *map = mp_obj_dict_get_map(args[0]);
+    mp_map_t *map = mp_obj_dict_get_map(config_obj);
     for (size_t i = 0; i < map->alloc; i++) {
         if (!mp_map_slot_is_filled(map, i)) {
             continue;
@@ -451,7 +461,7 @@ static void require_str(mp_obj_t value, const char *what) {
 
 static void require_str_or_none(mp_obj_t value, const char *what) {
     if (value != mp_const_none && !mp_obj_is_str(value)) {
-        raise_invalid("%s must be a str or None, not %s", what, mp_obj_get_type_str(value));
+        raise_invalid("%s must be a str, not %s", what, mp_obj_get_type_str(value));
     }
 }
 
