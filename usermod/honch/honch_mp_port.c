@@ -255,9 +255,11 @@ void honch_mp_raise_pending(honch_mp_client_t *self) {
 
 // --- diagnostics ---------------------------------------------------------------------------
 
+// The core's sentences (they start with "honch: " and never hold the project key)
+// on the console: MicroPython firmware seldom has `logging`.
 static void honch_mp_log(void *ctx, const char *msg) {
     (void)ctx;
-    mp_printf(&mp_plat_print, "honch: %s\n", msg);
+    mp_printf(&mp_plat_print, "%s\n", msg);
 }
 
 void honch_mp_platform_init(honch_mp_client_t *self) {
