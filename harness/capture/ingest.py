@@ -105,8 +105,10 @@ def identify(head: RequestHead, lookup) -> tuple[object | None, Verdict | None]:
         return None, Verdict(401, f"missing {P.HEADER_PROJECT_KEY} header")
     if any(not key for key in keys):
         return None, Verdict(401, f"empty {P.HEADER_PROJECT_KEY} header")
+    if any(key != keys[0] for key in keys[1:]):
+        return None, Verdict(401, f"{P.HEADER_PROJECT_KEY} repeated with different values")
     tenant = lookup(keys[0])
-    if tenant is None or any(key != keys[0] for key in keys[1:]):
+    if tenant is None:
         return None, Verdict(401, "unknown project key")
     return tenant, None
 

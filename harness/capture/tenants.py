@@ -121,7 +121,8 @@ class TenantState:
         self.reassembler = reassembler
         self.events: collections.deque[dict] = collections.deque()
         self.events_dropped = 0
-        self.requests: collections.deque[dict] = collections.deque()
+        #: (log entry, recorded body bytes), oldest first
+        self.requests: collections.deque[tuple[dict, int]] = collections.deque()
         self.requests_dropped = 0
         self._logged_body_bytes = 0
         self.faults: collections.deque[Fault] = collections.deque()
@@ -146,13 +147,12 @@ class TenantState:
     # -- logs --------------------------------------------------------------------
 
     def log_request(self, record: dict, body_size: int) -> None:
-        self.requests.append(record)
-        record["_size"] = body_size
+        self.requests.append((record, body_size))
         self._logged_body_bytes += body_size
         while len(self.requests) > MAX_LOGGED_REQUESTS or (
                 self._logged_body_bytes > MAX_LOGGED_BODY_BYTES and len(self.requests) > 1):
-            dropped = self.requests.popleft()
-            self._logged_body_bytes -= dropped["_size"]
+            _, dropped_size = self.requests.popleft()
+            self._logged_body_bytes -= dropped_size
             self.requests_dropped += 1
 
     def store_events(self, events: list[dict]) -> None:
@@ -163,7 +163,7 @@ class TenantState:
             self.events_dropped += 1
 
     def requests_json(self) -> list[dict]:
-        return [{k: v for k, v in record.items() if k != "_size"} for record in self.requests]
+        return [record for record, _ in self.requests]
 
 
 class Tenants:

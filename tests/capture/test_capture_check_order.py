@@ -199,3 +199,16 @@ def test_requests_to_other_paths_are_logged_for_the_tenant(server, tenant):
     post(server.port, VALID, path="/v1/capture")
     [entry] = tenant.requests()
     assert (entry["path"], entry["status"]) == ("/v1/capture", 404)
+
+
+def test_repeated_project_key_with_different_values_is_401(server, control):
+    control.create_tenant("test-key")
+    control.create_tenant("other-key")
+    answer = post(server.port, VALID, extra=[(P.HEADER_PROJECT_KEY, "other-key")])
+    assert answer.status == 401 and "different values" in answer.json["reason"]
+
+
+def test_repeated_identical_project_key_is_400(server, tenant):
+    answer = post(server.port, VALID, extra=[(P.HEADER_PROJECT_KEY.lower(), "test-key")])
+    assert answer.status == 400 and "appears 2 times" in answer.json["reason"]
+    assert "test-key" not in answer.json["reason"]
