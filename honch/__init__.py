@@ -183,7 +183,7 @@ class Honch:
 
     def _require_open(self):
         if self._closed:
-            raise NotInitializedError(8, "the client was shut down")
+            raise NotInitializedError(None, "the client was shut down")
 
     # -- events -----------------------------------------------------------------------
 
@@ -332,6 +332,8 @@ if _Handler is not None:
             self.client = client
 
         def emit(self, record):
+            if record.name == "honch" or record.name.startswith("honch."):
+                return  # the SDK's own diagnostics never come back as $error
             try:
                 message = self.format(record)
                 if message.strip():
