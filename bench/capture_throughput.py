@@ -5,7 +5,8 @@ load generator: N concurrent boards on raw asyncio sockets, each sending one
 valid single-frame request per new connection (``Connection: close``, as
 devices do) and waiting for the answer before the next one. Every answer must
 be 204 (the frame was decoded, validated and stored); anything else is counted
-as an error. Prints requests/s and p50/p99 latency per N.
+as an error. Prints requests/s, p50/p99 latency and the server's CPU time per
+request (user + system, which does not depend on what else the machine runs).
 
     build/venv/bin/python bench/capture_throughput.py [--boards 1 16 64] [--seconds 5]
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import signal
 import statistics
@@ -69,19 +71,28 @@ async def board(port: int, request: bytes, deadline: float, latencies: list, err
             errors.append(answer[:40])
 
 
-async def measure(port: int, request: bytes, boards: int, seconds: float) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(port: int, server_pid: int, request: bytes, boards: int, seconds: float) -> dict:
     loop = asyncio.get_running_loop()
     # warm-up, not counted
     await asyncio.gather(*(board(port, request, loop.time() + 0.3, [], []) for _ in range(boards)))
     latencies: list[float] = []
     errors: list = []
+    cpu_before = cpu_seconds(server_pid)
     start = loop.time()
     await asyncio.gather(*(board(port, request, start + seconds, latencies, errors) for _ in range(boards)))
     elapsed = loop.time() - start
+    server_cpu = cpu_seconds(server_pid) - cpu_before
     latencies.sort()
     q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else latencies * 99
     return {"boards": boards, "requests": len(latencies), "errors": len(errors),
-            "rps": len(latencies) / elapsed, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
+            "rps": len(latencies) / elapsed, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
+            "server_cpu_us": server_cpu / max(1, len(latencies)) * 1e6}
 
 
 def start_server() -> tuple[subprocess.Popen, int]:
@@ -109,7 +120,7 @@ def main() -> int:
         request = (f"POST {P.CAPTURE_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {P.CONTENT_TYPE}\r\n"
                    f"Content-Length: {len(frame)}\r\n{P.HEADER_PROJECT_KEY}: {KEY}\r\n"
                    f"{P.HEADER_STREAM_ID}: 1a2b3c4d\r\nConnection: close\r\n\r\n").encode() + frame
-        results = [asyncio.run(measure(port, request, n, args.seconds)) for n in args.boards]
+        results = [asyncio.run(measure(port, process.pid, request, n, args.seconds)) for n in args.boards]
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -121,10 +132,10 @@ def main() -> int:
 
     print(f"mock capture server, {len(frame)}-byte single-frame requests, new connection each, "
           f"{args.seconds:g} s per run")
-    print(f"{'boards':>6} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+    print(f"{'boards':>6} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'server CPU/req':>15} {'errors':>6}")
     for r in results:
         print(f"{r['boards']:>6} {r['requests']:>9} {r['rps']:>8.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} "
-              f"{r['errors']:>6}")
+              f"{r['server_cpu_us']:>12.0f} us {r['errors']:>6}")
     if args.json:
         print(json.dumps(results))
     return 1 if any(r["errors"] for r in results) else 0
