@@ -51,6 +51,13 @@ INNER_TESTS = textwrap.dedent('''
 ''')
 
 
+def inner_env(extra: dict | None) -> dict:
+    """The environment of an inner session: not an xdist worker, even when the outer one is."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    return {**env, **(extra or {})}
+
+
 def run_inner(tmp_path, *args, env=None):
     from capture_helpers import vector
 
@@ -61,7 +68,7 @@ def run_inner(tmp_path, *args, env=None):
     result = subprocess.run(
         [sys.executable, "-m", "pytest", str(test_file), "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
          "--artifacts", str(tmp_path / "artifacts"), *args],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, **(env or {})})
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=inner_env(env))
     records = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
     return result, records
 
