@@ -51,7 +51,8 @@ def is_control(target: str) -> bool:
 
 
 class ControlApi:
-    def __init__(self, tenants: Tenants, *, token: str | None, info: dict):
+    def __init__(self, tenants: Tenants, *, token: str | None, info):
+        """``info()`` returns the server facts that ``GET /_hil/health`` reports."""
         self.tenants = tenants
         self.token = token
         self.info = info
@@ -93,7 +94,7 @@ class ControlApi:
     def _route(self, method: str, segments: list[str], body: bytes) -> Reply:
         if segments == ["health"]:
             _allow(method, "GET")
-            return Reply(200, {"status": "ok", "tenants": len(self.tenants), **self.info})
+            return Reply(200, {"status": "ok", "tenants": len(self.tenants), **self.info()})
         if len(segments) in (2, 3) and segments[0] == "tenants":
             key = unquote(segments[1], encoding="latin-1")
             problem = key_problem(key)

@@ -27,6 +27,7 @@ import traceback
 
 from harness import __version__
 from harness import protocol as P
+from harness.wire import Reassembler
 
 from . import ingest
 from .control import CONTROL_PREFIX, MAX_CONTROL_BODY, ControlApi, is_control
@@ -80,20 +81,17 @@ class _App:
 
     def __init__(self, *, prefix: str, open_tenants: bool, control_token: str | None, partial_ttl: float,
                  read_timeout: float, clock, observer):
-        from harness.wire import Reassembler  # the codec owns the W6 rules
-
         self.clock = clock
         self.read_timeout = read_timeout
         self.capture_path = ingest.capture_path(prefix)
         self.open_tenants = open_tenants
         self.observer = observer
         self.tenants = Tenants(lambda: Reassembler(partial_ttl, clock=clock))
-        self.started = clock()
         self.internal_errors = 0
         self.connections: set[_Connection] = set()
-        self.control = ControlApi(self.tenants, token=control_token, info={
+        self.control = ControlApi(self.tenants, token=control_token, info=lambda: {
             "version": __version__, "capture_path": self.capture_path, "open": open_tenants,
-            "partial_ttl": partial_ttl, "read_timeout": read_timeout,
+            "partial_ttl": partial_ttl, "read_timeout": read_timeout, "internal_errors": self.internal_errors,
         })
 
     # -- limits known from the head --------------------------------------------------
@@ -131,6 +129,8 @@ class _App:
         problem = None
         if head.has("Transfer-Encoding"):
             problem = (400, "Transfer-Encoding is not supported; send Content-Length")
+        elif head.count("Content-Length") > 1:
+            problem = (400, "Content-Length appears more than once")
         elif head.has("Content-Length") and request.content_length is None:
             problem = (400, f"Content-Length {head.get('Content-Length')!r} is not a decimal number")
         elif request.content_length is not None and request.content_length > MAX_CONTROL_BODY:

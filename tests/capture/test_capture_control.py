@@ -165,6 +165,7 @@ def test_health(control):
     health = control.health()
     assert health["status"] == "ok" and health["capture_path"] == "/capture"
     assert health["partial_ttl"] == P.PARTIAL_TTL_SECONDS
+    assert health["internal_errors"] == 0
 
 
 CONTROL_ERRORS = [
@@ -173,6 +174,8 @@ CONTROL_ERRORS = [
     ("invalid JSON", b"PUT /_hil/tenants/k HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{nope", 400),
     ("deep JSON", b"PUT /_hil/tenants/k HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"[" * 100000, 400),
     ("body above 1 MiB", b"PUT /_hil/tenants/k HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 413),
+    ("repeated Content-Length", b"PUT /_hil/tenants/k HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+     b"Content-Length: 2\r\n\r\n{}", 400),
     ("chunked", b"PUT /_hil/tenants/k HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
 ]
 
