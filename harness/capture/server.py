@@ -312,7 +312,12 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.state in ("head", "body"):
             self.buffer += data
-            self._advance()
+            try:
+                self._advance()
+            except Exception:  # a bug of ours: report it, drop this connection, keep serving
+                self.app.internal_errors += 1
+                print(f"honch-hil capture: internal error\n{traceback.format_exc()}", file=sys.stderr)
+                self.abort()
         elif self.state == "linger":
             self.discarded += len(data)
             if self.discarded > LINGER_MAX_BYTES:
@@ -373,6 +378,10 @@ class _Connection(asyncio.Protocol):
             usable = self.content_length is not None and self.content_length <= self.app.body_limit(head)
         self.body_read = usable
         self.expected = (self.content_length or 0) if usable else 0
+        if usable and self.expected and (head.get("Expect") or "").lower() == "100-continue" \
+                and len(self.buffer) == self.body_start:
+            # curl sends this for larger control bodies; devices never do
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def _complete(self, received: int) -> None:
         self.state = "busy"

@@ -4,11 +4,12 @@ redaction, memory bounds, --open and the control token."""
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 import requests
 
-from capture_helpers import exchange, post, request_bytes, vector
+from capture_helpers import Answer, exchange, post, read_to_end, request_bytes, vector
 from harness import protocol as P
 from harness import wire
 from harness.capture import CaptureServer, ControlClient, ControlError
@@ -229,3 +230,13 @@ def test_token_on_loopback_is_enforced_too():
 def test_capture_requests_need_no_control_token_but_unknown_keys_are_still_401():
     with CaptureServer(control_token="t") as server:
         assert exchange(server.port, request_bytes(VALID, port=server.port)).status == 401
+
+
+def test_expect_100_continue_is_honoured(server):
+    body = json.dumps({"binary_properties": True}).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"PUT /_hil/tenants/k HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body))
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        assert Answer(read_to_end(sock)).status == 201
