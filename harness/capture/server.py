@@ -312,12 +312,7 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.state in ("head", "body"):
             self.buffer += data
-            try:
-                self._advance()
-            except Exception:  # a bug of ours: report it, drop this connection, keep serving
-                self.app.internal_errors += 1
-                print(f"honch-hil capture: internal error\n{traceback.format_exc()}", file=sys.stderr)
-                self.abort()
+            self._guarded(self._advance)
         elif self.state == "linger":
             self.discarded += len(data)
             if self.discarded > LINGER_MAX_BYTES:
@@ -332,10 +327,18 @@ class _Connection(asyncio.Protocol):
             else:
                 self._close()
         elif self.state == "body":
-            self._advance()
+            self._guarded(self._advance)
         elif self.state == "linger":
             self._close()
         return True  # keep the transport open so the answer can still be written
+
+    def _guarded(self, step) -> None:
+        try:
+            step()
+        except Exception:  # a bug of ours: report it, drop this connection, keep serving
+            self.app.internal_errors += 1
+            print(f"honch-hil capture: internal error\n{traceback.format_exc()}", file=sys.stderr)
+            self.abort()
 
     def connection_lost(self, exc) -> None:
         was = self.state
