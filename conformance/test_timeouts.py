@@ -120,11 +120,12 @@ def test_a_stored_request_answered_after_the_timeout_is_resent_once(device, capt
     drain_boot(device, capture)
     device.track("late")
     # processed and stored, but only after the device gave up waiting
-    capture.add_faults({"delay_ms": TIMEOUT_MS + 200})
-    mandated_wait(request, TIMEOUT_MS, "transport_timeout_ms")
+    late = TIMEOUT_MS + 100
+    capture.add_faults({"delay_ms": late})
+    mandated_wait(request, late, "the server answers after transport_timeout_ms")
     with raises("TransportError", status=TIMEOUT):
         device.flush()
-    capture.wait_for_events(2, timeout=5)
+    capture.wait_for_events(2, timeout=5)  # $device_boot and the late store
     device.flush()
     assert names(user_events(capture.events())) == ["late", "late"]
     assert device.queue_stats()["queued_events"] == 0

@@ -216,6 +216,12 @@ def user_events(events) -> list[dict]:
 # --- timing ------------------------------------------------------------------------------
 
 
+#: The contract's clocks count whole milliseconds (section 5): a wait the device timed
+#: as w ms may last up to 1 ms less on the server's finer clock. Lower bounds on
+#: server-measured gaps allow exactly this much.
+CLOCK_RESOLUTION_MS = 1
+
+
 def backoff_window_ms(b: int) -> tuple[int, int]:
     """Contract 9: the jittered wait for delay ``b`` lies in [b - q, b + q], q = b // 4."""
     q = int(b * BACKOFF_JITTER_FRACTION)
@@ -361,7 +367,7 @@ def sized_event(reference, name: str, target_len: int) -> dict:
     raise ValueError(f"no event of the form pad+floats makes a {target_len}-byte message")
 
 
-def pump_until(device, capture, done, max_ms: int, period_ms: int = 10, chunk_ms: int = 100):
+def pump_until(device, capture, done, max_ms: int, period_ms: int = 10, chunk_ms: int = 50):
     """Tick on the device (``pump``) in chunks until ``done(uploads)`` holds or ``max_ms`` passed.
 
     The ticking is timed on the device; between chunks the host asks the server
