@@ -96,6 +96,7 @@ static int f_auto(void *ctx, honch_writer_t *w) {
 static void f_log(void *ctx, const char *msg) { copy_text(((fake_t *)ctx)->log, 256, msg, strlen(msg)); }
 
 void fake_reset(void) {
+    fake_dump_bodies(); /* the previous client's requests, for the strict decode in pytest */
     memset(&fk, 0, sizeof fk);
     fk.now = 1000;
     fk.plat.ctx = &fk;
@@ -152,6 +153,10 @@ static const uint8_t *uv(const uint8_t *p, uint64_t *v) {
 
 size_t fake_message(unsigned i, uint8_t *out) {
     size_t n = 0;
+    if (fk.nreq - i > FAKE_MAX_REQUESTS) {
+        check_fail(__FILE__, __LINE__, "request %u is no longer recorded", i);
+        return 0;
+    }
     for (; i < fk.nreq; i++) {
         const fake_request_t *r = &fake_requests[i % FAKE_MAX_REQUESTS];
         const uint8_t *p = r->body, *end = r->body + r->len;
@@ -241,7 +246,7 @@ int emit_dsl_value(void *ctx, honch_writer_t *w) { return emit_dsl(ctx, w); }
 
 void fake_dump_bodies(void) {
     const char *path = getenv("HONCH_TEST_DUMP");
-    if (!path) return;
+    if (!path || !fk.nreq) return;
     FILE *f = fopen(path, "a");
     if (!f) return;
     unsigned first = fk.nreq > FAKE_MAX_REQUESTS ? fk.nreq - FAKE_MAX_REQUESTS : 0;
@@ -251,6 +256,7 @@ void fake_dump_bodies(void) {
         check_hex(hex, r->body, r->len);
         fprintf(f, "%s %s %s\n", check_current, r->stream_id, hex);
     }
+    fprintf(f, "--\n"); /* the end of one client's requests */
     fclose(f);
 }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "fake.h"
 #include "honch/honch.h"
 
 int check_failures;
@@ -49,6 +50,7 @@ int main(int argc, char **argv) {
         check_current = tests[i].name;
         test_failed = 0;
         tests[i].fn();
+        fake_reset(); /* also dumps the test's requests when HONCH_TEST_DUMP is set */
         run++;
         failed += test_failed;
         printf("%s %s\n", test_failed ? "FAIL" : "ok  ", tests[i].name);
