@@ -66,7 +66,10 @@ bool hc_utf8_valid(const char *str, size_t n) {
     while (s < e) {
         uint8_t c = *s;
         if (c < 0x80) {
-            s++;
+            /* ASCII fast path: eight bytes at a time while none has the top bit */
+            uint64_t w;
+            while (e - s >= 8 && (memcpy(&w, s, 8), !(w & 0x8080808080808080ull))) s += 8;
+            if (s < e && *s < 0x80) s++;
             continue;
         }
         unsigned need;

@@ -17,27 +17,40 @@ static int fail(honch_writer_t *w, int st) {
     return w->status;
 }
 
-static void put(honch_writer_t *w, const void *p, size_t n) {
-    if (w->status || w->skipping) return;
+/* Room for n more bytes at the writing position, or NULL (measuring, skipping, failed). */
+static uint8_t *room(honch_writer_t *w, size_t n) {
+    if (w->status || w->skipping) return NULL;
     if (n > HC_RING_MAX - w->pos) {
         fail(w, HONCH_STATUS_INVALID_ARGUMENT); /* far above any max_event_bytes */
-        return;
+        return NULL;
     }
-    if (w->out) {
-        if (w->pos + n > w->cap) {
-            fail(w, HONCH_STATUS_INTERNAL); /* the emitter wrote more than it measured */
-            return;
-        }
-        memcpy(w->out + w->pos, p, n);
-    }
+    uint32_t at = w->pos;
     w->pos += (uint32_t)n;
+    if (!w->out) return NULL;
+    if (w->pos > w->cap) {
+        fail(w, HONCH_STATUS_INTERNAL); /* the emitter wrote more than it measured */
+        return NULL;
+    }
+    return w->out + at;
 }
 
-static void put_byte(honch_writer_t *w, uint8_t b) { put(w, &b, 1); }
+static void put(honch_writer_t *w, const void *p, size_t n) {
+    uint8_t *d = room(w, n);
+    if (d && n) memcpy(d, p, n);
+}
+
+static void put_byte(honch_writer_t *w, uint8_t b) {
+    uint8_t *d = room(w, 1);
+    if (d) *d = b;
+}
 
 static void put_uvarint(honch_writer_t *w, uint64_t v) {
-    uint8_t tmp[10];
-    put(w, tmp, (size_t)(hc_put_uvarint(tmp, v) - tmp));
+    if (v < 0x80) {
+        put_byte(w, (uint8_t)v);
+        return;
+    }
+    uint8_t *d = room(w, hc_uvarint_len(v));
+    if (d) hc_put_uvarint(d, v);
 }
 
 void hc_w_init(honch_writer_t *w, uint8_t *out, uint32_t cap) {
@@ -84,26 +97,47 @@ static int end_value(honch_writer_t *w) {
     return w->status;
 }
 
-/* The 11 reserved keys of contract 2.4. */
-static bool reserved_key(const char *s, size_t n) {
-    static const char *const keys[] = {
-        "$anon_distinct_id", "$battery_level", "distinct_id",   "$device_id",
-        "$device_model",     "$environment",   "$firmware_version", "$sdk_platform",
-        "$sdk_version",      "$session_id",    "$wifi_rssi",
-    };
-    if (n < 9 || (s[0] != '$' && s[0] != 'd')) return false;
-    for (unsigned i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (hc_str_eq(s, n, keys[i], strlen(keys[i]))) return true;
-    return false;
+/* The 11 reserved keys of contract 2.4 (rid 0: refused) and the 5 reserved
+ * names the API accepts (rid 3-7: sent as reserved references), by length. */
+static const struct {
+    const char *s;
+    uint8_t n, rid;
+} reserved[] = {
+    {"state", 5, HC_RID_STATE},
+    {"$device_id", 10, 0},
+    {"$wifi_rssi", 10, 0},
+    {"distinct_id", 11, 0},
+    {"$session_id", 11, 0},
+    {"new_version", 11, HC_RID_NEW_VERSION},
+    {"$environment", 12, 0},
+    {"$sdk_version", 12, 0},
+    {"reset_reason", 12, HC_RID_RESET_REASON},
+    {"session_name", 12, HC_RID_SESSION_NAME},
+    {"$device_model", 13, 0},
+    {"$sdk_platform", 13, 0},
+    {"$battery_level", 14, 0},
+    {"previous_version", 16, HC_RID_PREVIOUS_VERSION},
+    {"$anon_distinct_id", 17, 0},
+    {"$firmware_version", 17, 0},
+};
+
+/* The table entry a key spells, or -1. */
+static int reserved_entry(const char *s, size_t n) {
+    if (n < 5 || n > 17) return -1;
+    for (unsigned i = 0; i < sizeof reserved / sizeof reserved[0] && reserved[i].n <= n; i++)
+        if (reserved[i].n == n && reserved[i].s[1] == s[1] && memcmp(reserved[i].s, s, n) == 0) return (int)i;
+    return -1;
 }
 
-/* Reserved property id (W7.5.1) of a key the API accepts, 0 for a custom key. */
-static unsigned reserved_name_id(const char *s, size_t n) {
-    static const char *const names[] = {"reset_reason", "state", "previous_version", "new_version",
-                                        "session_name"};
-    for (unsigned i = 0; i < 5; i++)
-        if (hc_str_eq(s, n, names[i], strlen(names[i]))) return HC_RID_RESET_REASON + i;
-    return 0;
+/* Contract 2.3: not blank, no U+0000, well-formed UTF-8. */
+static bool key_text_ok(const char *s, size_t n) {
+    uint8_t nul = 0, high = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = (uint8_t)s[i];
+        nul |= (uint8_t)(c == 0);
+        high |= c;
+    }
+    return !nul && !hc_blank(s, n) && (high < 0x80 || hc_utf8_valid(s, n));
 }
 
 const uint8_t *hc_rec_key(const uint8_t *p, unsigned *rid, const char **s, size_t *n) {
@@ -196,10 +230,10 @@ static int key_common(honch_writer_t *w, unsigned rid, const char *s, size_t n) 
 
 int honch_w_key(honch_writer_t *w, const char *s, size_t n) {
     if (w->status) return w->status;
-    if (!s || hc_blank(s, n) || memchr(s, 0, n) || !hc_utf8_valid(s, n) ||
-        (!(w->flags & HC_W_SDK) && reserved_key(s, n)))
-        return fail(w, HONCH_STATUS_INVALID_ARGUMENT);
-    return key_common(w, reserved_name_id(s, n), s, n);
+    if (!s || !key_text_ok(s, n)) return fail(w, HONCH_STATUS_INVALID_ARGUMENT);
+    int r = reserved_entry(s, n);
+    if (r >= 0 && !reserved[r].rid && !(w->flags & HC_W_SDK)) return fail(w, HONCH_STATUS_INVALID_ARGUMENT);
+    return key_common(w, r >= 0 ? reserved[r].rid : 0, s, n);
 }
 
 int hc_w_reserved_key(honch_writer_t *w, unsigned rid) { return key_common(w, rid, NULL, 0); }
@@ -228,13 +262,14 @@ int hc_w_int_tag(honch_writer_t *w, int64_t value) { return scalar(w, HC_TAG_INT
 
 int honch_w_f64(honch_writer_t *w, double value) {
     uint64_t bits;
-    uint8_t le[8];
     memcpy(&bits, &value, sizeof bits);
     if (((bits >> 52) & 0x7FF) == 0x7FF) return fail(w, HONCH_STATUS_INVALID_ARGUMENT); /* NaN, inf */
     if (begin_value(w, false)) return w->status;
-    for (int i = 0; i < 8; i++) le[i] = (uint8_t)(bits >> (8 * i));
-    put_byte(w, HC_TAG_F64);
-    put(w, le, 8);
+    uint8_t *d = room(w, 9);
+    if (d) {
+        *d++ = HC_TAG_F64;
+        for (int i = 0; i < 8; i++) d[i] = (uint8_t)(bits >> (8 * i)); /* little-endian on every host */
+    }
     return end_value(w);
 }
 
