@@ -119,6 +119,29 @@ def test_queue_stats_has_the_nine_keys_and_monotonic_high_water_marks(device, ca
     assert history[-2]["queued_events"] == 0 and history[-2]["queued_bytes"] == 0, "reset() empties the queue"
 
 
+@pytest.mark.clause("C43", "C38", "C42")
+def test_queue_stats_account_for_every_event_the_server_did_not_store(device, capture):
+    quiet(device, max_queued_events=4, batch_size=2)
+    for i in range(6):
+        device.track("e", {"i": i})  # with $device_boot: 7 enqueues, the 3 oldest dropped
+    capture.add_faults({"status": 422})
+    with raises("RejectedError"):
+        device.flush()  # dead-letters e2, e3
+    device.flush()      # delivers e4, e5
+    device.track("e", {"i": 6})
+    device.track("e", {"i": 7})
+    stats = device.queue_stats()
+    stored = [e["properties"]["i"] for e in capture.events()]
+    assert stored == [4, 5], stored
+    enqueued = 1 + 8
+    accounted = len(stored) + stats["capacity_dropped_events"] + stats["dead_lettered_events"] + stats["queued_events"]
+    assert accounted == enqueued, (
+        f"{enqueued} events enqueued; the server stored {len(stored)}, queue_stats() says dropped "
+        f"{stats['capacity_dropped_events']}, dead-lettered {stats['dead_lettered_events']}, queued "
+        f"{stats['queued_events']}")
+    assert (stats["capacity_dropped_events"], stats["dead_lettered_events"], stats["queued_events"]) == (3, 2, 2)
+
+
 @pytest.mark.clause("C44")
 @pytest.mark.requires_tags("micropython")
 def test_micropython_queue_lives_in_the_event_buffer(device, capture):
