@@ -36,6 +36,8 @@ def test_identify_queues_identify_with_the_previous_id_and_later_events_use_the_
 def test_session_ids_and_session_start_during_a_session(device, capture):
     quiet(device, flush_max_batches=10)
     drain_boot(device, capture)
+    with raises("InvalidArgumentError"):
+        device.session_start(7)
     before = device.queue_stats()["queued_events"]
     device.session_end()  # no session: a no-op
     assert device.queue_stats()["queued_events"] == before, "session_end() without a session queued something"
@@ -74,6 +76,10 @@ def test_session_ids_and_session_start_during_a_session(device, capture):
 def test_set_property_and_get_device_id(device, capture):
     quiet(device)
     drain_boot(device, capture)
+    for key, value in (("", 1), ("  ", 1), (5, 1), ("k", float("nan")), ("k", {"": 1})):
+        with raises("InvalidArgumentError"):
+            device.set_property(key, value)
+    assert device.queue_stats()["queued_events"] == 0, "a refused set_property() queued something"
     device.set_property("colour", "blue")
     device.set_property("sizes", [1, 2, {"n": None}])
     device.flush()

@@ -94,6 +94,18 @@ def test_stream_id_is_8_hex_stable_for_the_client_and_new_for_each_client(device
     assert later[0] != sid, f"a new client reused the stream id {sid}"
 
 
+@pytest.mark.clause("C2")
+def test_stream_id_is_fresh_after_a_board_reset(board, device, capture):
+    quiet(device)
+    device.flush()
+    board.reset()  # the board's own reset method: restart, soft reset, DTR pulse, ...
+    quiet(device)
+    device.flush()
+    ups = uploads(capture)
+    assert len(ups) == 2 and all(STREAM_ID_RE.match(u.stream_id or "") for u in ups), ups
+    assert ups[0].stream_id != ups[1].stream_id, f"stream id {ups[0].stream_id} survived a board reset"
+
+
 @pytest.mark.clause("C3")
 def test_message_id_is_seed_plus_first_sequence(device, capture):
     quiet(device, batch_size=2, flush_max_batches=10)
