@@ -91,6 +91,36 @@ static void chunk_all(const uint8_t *m, uint32_t t, uint32_t id, uint32_t f, cha
     }
 }
 
+/* Worked example A: the 109-byte message of multi-frame-non-value-boundary, id 3, F = 40. */
+TEST(test_chunker_worked_example_a) {
+    const vec_t *v = NULL;
+    for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++)
+        if (!strcmp(vectors[i].name, "multi-frame-non-value-boundary")) v = &vectors[i];
+    CHECK(v != NULL);
+    if (!v) return;
+    uint8_t m[109];
+    CHECK_EQ(strlen(v->message_hex), 218);
+    for (int i = 0; i < 109; i++) {
+        char h[3] = {v->message_hex[2 * i], v->message_hex[2 * i + 1], 0};
+        m[i] = (uint8_t)strtoul(h, NULL, 16);
+    }
+    static const uint32_t offsets[] = {0, 37, 74}, sizes[] = {37, 37, 35};
+    static const char *starts[] = {"42036d", "620325", "22034a"};
+    uint32_t o = 0;
+    for (int step = 0; step < 3; step++) {
+        uint8_t fields[16];
+        uint32_t payload;
+        bool final;
+        CHECK_EQ(o, offsets[step]);
+        uint32_t nf = hc_frame(109, 3, &o, 40, fields, &payload, &final);
+        CHECK_EQ(payload, sizes[step]);
+        CHECK_EQ(nf + payload + (final ? 2 : 0), 40);
+        CHECK_HEX(fields, nf, starts[step]);
+        CHECK_EQ(final, step == 2);
+    }
+    CHECK_EQ(hc_crc16(HC_CRC_INIT, m, 109), 0x2EF5);
+}
+
 TEST(test_chunker_worked_example_b) {
     const uint8_t m[] = {1, 2, 3, 4, 5};
     char out[200];
