@@ -9,22 +9,17 @@ board as tests finish, so a lab operator sees which clauses fail while the run g
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
 from harness.report.results import Outcome, append_record
 
 RESULTS_ENV = "HONCH_HIL_RESULTS"
-_PARAM_BOARD = re.compile(r"\[([^\]]+)\]$")
 
 
 def _board_of(report) -> str:
-    props = dict(report.user_properties)
-    if props.get("board"):
-        return str(props["board"])
-    m = _PARAM_BOARD.search(report.nodeid)
-    return m.group(1).split("-")[0] if m else "-"
+    """The board a test ran on (the plugin records it at collection); ``-`` for board-less tests."""
+    return str(dict(report.user_properties).get("board") or "-")
 
 
 def _message(report) -> str:
