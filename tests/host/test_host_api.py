@@ -74,7 +74,7 @@ def test_track_accepts_a_128_byte_name(capture, make_client):
     {"nine_deep": _nested_lists(9)},
     {"bad": "\ud800"},
     ["not", "a", "dict"],
-], ids=lambda p: repr(p)[:40])
+], ids=lambda p: re.sub(r" at 0x[0-9a-f]+", "", repr(p))[:40])
 def test_track_property_rules(capture, make_client, properties):
     client = make_client(capture)
     before = client.queue_stats()
