@@ -6,10 +6,10 @@ PYTHON ?= python3
 BUILD := build
 VENV := $(BUILD)/venv
 BIN := $(VENV)/bin
-# System packages the harness needs: the host C toolchain, the Cortex-M3 toolchain and
-# QEMU for the emulated board, libffi/pkg-config for MicroPython's unix port, dpkg-dev
-# for `apt-get source`.
-APT_PACKAGES := build-essential pkg-config libffi-dev dpkg-dev xz-utils \
+# System packages the harness needs: the host C toolchain and Python headers (the host
+# port's extension), the Cortex-M3 toolchain and QEMU for the emulated board,
+# libffi/pkg-config for MicroPython's unix port, dpkg-dev for `apt-get source`.
+APT_PACKAGES := build-essential python3-dev python3-venv pkg-config libffi-dev dpkg-dev xz-utils \
 	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 BENCH_APT_PACKAGES := valgrind
 # Inputs of the editable install (the host port's C extension is compiled by pip).
@@ -42,10 +42,13 @@ $(BUILD)/venv.stamp: $(VENV_INPUTS)
 firmware: apt venv
 	$(BIN)/honch-hil firmware build unix qemu
 
-test: apt venv
+# The unit and integration tests, then the conformance suite on every default board
+# (host, unix, qemu-an385) exactly as `make run` runs it, with its reports under build/.
+test: apt venv firmware
 	$(BIN)/python -m pytest tests
+	$(BIN)/honch-hil run --reports $(BUILD)/test-reports
 
-run: apt venv
+run: apt venv firmware
 	$(BIN)/honch-hil run
 
 bench: EXTRA_APT = $(BENCH_APT_PACKAGES)
