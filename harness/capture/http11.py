@@ -70,6 +70,15 @@ class RequestHead:
     def has(self, name: str) -> bool:
         return name.lower() in self._index
 
+    def repeated(self, names) -> tuple[str, int] | None:
+        """The first of ``names`` (lower-case) that appears more than once, as
+        (name as first sent, count), or None."""
+        for lowered, values in self._index.items():
+            if len(values) > 1 and lowered in names:
+                sent = next(name for name, _ in self.headers if name.lower() == lowered)
+                return sent, len(values)
+        return None
+
     def as_dict(self) -> dict[str, str]:
         """Headers as a dict keyed by the name as first sent; a repeated field's
         values are joined with ", " (RFC 9110 5.3)."""

@@ -19,7 +19,7 @@ from harness import wire
 from .http11 import RequestHead
 
 #: W3.2: each of these headers MUST appear at most once (compared lower-case).
-SINGLE_HEADERS = tuple(name.lower() for name in (
+SINGLE_HEADERS = frozenset(name.lower() for name in (
     "Host", "Content-Type", "Content-Length", P.HEADER_PROJECT_KEY, P.HEADER_STREAM_ID,
     "Connection", P.HEADER_CONNECTION_TYPE, *P.RELAY_HEADERS, "Content-Encoding", "Transfer-Encoding",
 ))
@@ -129,10 +129,9 @@ def check_headers(request: Request, frame_limit: int) -> Verdict | None:
 
     if head.version != "HTTP/1.1":
         return Verdict(400, f"protocol {head.version} is not HTTP/1.1")
-    for name, value in head.headers:
-        lowered = name.lower()
-        if lowered in SINGLE_HEADERS and head.count(lowered) > 1:
-            return Verdict(400, f"header {name} appears {head.count(lowered)} times; at most once allowed")
+    repeated = head.repeated(SINGLE_HEADERS)
+    if repeated:
+        return Verdict(400, f"header {repeated[0]} appears {repeated[1]} times; at most once allowed")
     if not head.get("Host"):
         return Verdict(400, "missing Host header")
     if head.has("Transfer-Encoding"):
