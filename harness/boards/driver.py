@@ -19,6 +19,7 @@ import time
 import weakref
 from pathlib import Path
 
+from harness.artifacts import artifact_name
 from harness.agent.client import AgentClient, AgentFailure, AgentTimeout, BoardGone, BoardRebooted
 from harness.boards.inventory import ROOT, BoardSpec
 from harness.boards.links import ByteLog, LinkError, PtyLink, SerialLink, SubprocessLink, kill_process_group
@@ -119,8 +120,7 @@ class BoardDriver:
 
     def log_to(self, label: str) -> Path:
         """Send the byte log to ``<artifacts>/boards/<board>/<label>.log`` (one per test)."""
-        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_")[:150] or "log"
-        path = self.artifacts / "boards" / self.name / f"{safe}.log"
+        path = self.artifacts / "boards" / self.name / f"{artifact_name(label)}.log"
         self.log.open(path)
         return path
 

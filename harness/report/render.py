@@ -79,8 +79,9 @@ def write_markdown(summary: dict, path: Path) -> None:
     if failures:
         lines += ["", "## Failures and flaky clauses", ""]
         for clause, board, cell in failures:
-            log = _relative(cell.log, path.parent)
-            link = f" ([log]({log}))" if log else ""
+            links = [f"[{name}]({_relative(target, path.parent)})"
+                     for name, target in (("serial log", cell.log), ("server transcript", cell.transcript)) if target]
+            link = f" ({', '.join(links)})" if links else ""
             lines.append(f"* **{clause}** on `{board}` — {cell.verdict}: {cell.reason}{link}")
     for f in summary["unclaused_failures"]:
         lines.append(f"* `{f['nodeid']}` on `{f['board']}` failed: {f['message']}")
@@ -101,10 +102,10 @@ def write_html(summary: dict, path: Path) -> None:
                 tds.append("<td>–</td>")
                 continue
             tip = esc(cell.reason or ", ".join(cell.tests))
-            log = _relative(cell.log, path.parent)
             body = esc(_cell_text(cell))
-            if log:
-                body += f' <a href="{esc(log)}">log</a>'
+            for name, target in (("log", cell.log), ("server", cell.transcript)):
+                if target:
+                    body += f' <a href="{esc(_relative(target, path.parent))}">{name}</a>'
             tds.append(f'<td style="background:{COLOR[cell.verdict]}" title="{tip}">{body}'
                        + (f"<div class=why>{esc(cell.reason)}</div>" if cell.verdict in ("fail", "flaky") else "")
                        + "</td>")

@@ -46,6 +46,7 @@ class Cell:
     tests: list[str] = field(default_factory=list)
     reason: str = ""
     log: str = ""
+    transcript: str = ""
     failed: int = 0
     attempts: int = 0
 
@@ -107,6 +108,7 @@ def build_matrix(records: list[Outcome]) -> dict[str, dict[str, Cell]]:
             if why is not None and verdict == cell.verdict and not cell.reason:
                 cell.reason = f"{test}: {why.message}" if why.message else test
                 cell.log = why.properties.get("board_log", "")
+                cell.transcript = why.properties.get("server_transcript", "")
     return dict(sorted(matrix.items(), key=lambda kv: int(kv[0][1:])))
 
 

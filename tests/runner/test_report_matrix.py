@@ -102,7 +102,7 @@ def test_reports_link_logs_relative_to_the_report(tmp_path):
     records = [Outcome("t.py::test_a[beta]", "beta", ["C2"], "failed", message="no stream id",
                           properties={"board_log": str(log)})]
     write_reports(records, {"started": "now", "boards": ["beta"]}, tmp_path)
-    assert "](artifacts/beta.log)" in (tmp_path / "matrix.md").read_text()
+    assert "[serial log](artifacts/beta.log)" in (tmp_path / "matrix.md").read_text()
     assert 'href="artifacts/beta.log"' in (tmp_path / "matrix.html").read_text()
 
 

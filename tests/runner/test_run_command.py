@@ -1,0 +1,63 @@
+"""``honch-hil run`` end to end on the host board: reports, links, exit status."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import REPO_ROOT
+
+MUTANTS = REPO_ROOT / "tests" / "mutants"
+
+
+def honch_hil_run(tmp_path: Path, *args: str, mutant: str | None = None) -> tuple[subprocess.CompletedProcess, Path]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.pop("PYTHONPATH", None)
+    if mutant:
+        env["PYTHONPATH"] = str(MUTANTS / mutant)
+    reports = tmp_path / "reports"
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--board", "host",
+                           "--reports", str(reports), *args],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    runs = sorted(reports.iterdir()) if reports.exists() else []
+    assert len(runs) == 1, proc.stdout + proc.stderr
+    return proc, runs[0]
+
+
+def test_a_conforming_board_passes_and_every_report_is_written(tmp_path):
+    proc, run_dir = honch_hil_run(tmp_path, "--clause", "C2")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    for name in ("junit.xml", "matrix.md", "matrix.html", "summary.json"):
+        assert (run_dir / name).is_file(), name
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["passed"] is True
+    assert summary["clauses"]["C2"]["boards"]["host"]["verdict"] == "pass"
+    assert all(cell["verdict"] == "pass" for info in summary["clauses"].values() for cell in info["boards"].values())
+    assert "| C2 | wire | pass |" in (run_dir / "matrix.md").read_text()
+    assert list((run_dir / "artifacts" / "boards" / "host").glob("conformance_test_wire*.log"))
+    transcripts = list((run_dir / "artifacts" / "server").glob("*.json"))
+    assert transcripts and all(json.loads(t.read_text())["requests"] for t in transcripts)
+    assert "progress | host:" in proc.stdout
+    assert 'property name="board" value="host"' in (run_dir / "junit.xml").read_text()
+
+
+def test_a_broken_port_fails_the_run_and_the_matrix_says_why(tmp_path):
+    proc, run_dir = honch_hil_run(tmp_path, "--clause", "C2", mutant="no_stream_id")
+    assert proc.returncode == 1
+    summary = json.loads((run_dir / "summary.json").read_text())
+    cell = summary["clauses"]["C2"]["boards"]["host"]
+    assert cell["verdict"] == "fail"
+    assert cell["reason"] and Path(cell["log"]).is_file() and Path(cell["transcript"]).is_file()
+    md = (run_dir / "matrix.md").read_text()
+    assert "| C2 | wire | FAIL" in md and "serial log" in md and "server transcript" in md
+    assert "FAILING clauses C2" in proc.stdout
+
+
+def test_unknown_board_is_a_clear_usage_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--board", "nope",
+                           "--reports", str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "--board nope: not in the inventory" in proc.stderr
