@@ -188,7 +188,12 @@ class Honch:
     # -- events -----------------------------------------------------------------------
 
     def track(self, name, properties=None):
-        self._call(self._core.track, name, properties)
+        # The hot path calls the core directly: going through _call would allocate a
+        # bound method and an argument tuple on the GC heap for every event.
+        try:
+            self._core.track(name, properties)
+        except _honch_core.Error as exc:
+            raise error_for_status(exc.args[0] if exc.args else None, getattr(exc, "detail", None)) from None
 
     def identify(self, distinct_id, traits=None):
         self._call(self._core.identify, distinct_id, traits)
