@@ -50,13 +50,13 @@ def test_each_status_maps_to_its_class_with_status_and_text(status):
     assert "what went wrong" in getattr(exc, "__notes__", [])
 
 
-def test_core_error_carries_status_and_text():
+def test_core_error_carries_status_and_detail():
     with pytest.raises(_honch_core.Error) as caught:
         _honch_core.Client({})
-    status, text = caught.value.args
+    status, detail = caught.value.args
     assert status == protocol.STATUS["INVALID_ARGUMENT"]
-    assert text == "invalid argument"
-    assert "api_key" in caught.value.detail
+    assert "api_key" in detail
+    assert caught.value.detail == detail
 
 
 def test_core_errors_surface_as_contract_exceptions(capture, make_client):

@@ -21,12 +21,10 @@
 
 // --- errors --------------------------------------------------------------------------
 
-// _honch_core.Error(status, text): every failure of this module. The host port
-// puts the status text in args[1] and what exactly was wrong in a `detail`
-// attribute. MicroPython exception instances cannot carry extra attributes, so
-// here args[1] holds the detail when there is one, and `detail` is computed from
-// args: args[1] when it differs from the status text, else None. The wrapper
-// reads only args[0] and detail, so it sees the same on both ports.
+// _honch_core.Error(status, detail or text): every failure of this module, with
+// the same args as the host port. MicroPython exception instances cannot carry
+// extra attributes, so `detail` is computed from args: args[1] when it differs
+// from the status text, else None.
 
 static mp_obj_t error_detail(mp_obj_t self_in) {
     mp_obj_t args_obj = MP_OBJ_FROM_PTR(((mp_obj_exception_t *)MP_OBJ_TO_PTR(self_in))->args);

@@ -64,9 +64,14 @@ typedef struct {
     PyObject *weakreflist;
 } ClientObject;
 
-/* Raise _honch_core.Error(status, text), with .detail when given. */
+/*
+ * Raise _honch_core.Error(status, detail or text), with .detail when given:
+ * the same args as the MicroPython module, whose exceptions cannot carry
+ * attributes and so keep the detail in args[1].
+ */
 static PyObject *raise_status(int status, const char *detail) {
-    PyObject *exc = PyObject_CallFunction(HonchCoreError, "is", status, honch_status_text(status));
+    PyObject *exc = PyObject_CallFunction(HonchCoreError, "is", status,
+                                          detail ? detail : honch_status_text(status));
     if (exc == NULL) {
         return NULL;
     }
