@@ -16,16 +16,13 @@ Targets (issue 4): import + init <= 6 KiB, 0 bytes retained per track, module + 
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
-from harness.firmware import ensure_firmware, qemu_argv
+from harness.boards.qemu import booted_raw_repl
+from harness.firmware import ensure_firmware
 from harness.firmware.build import target
 
 TRACKS = 500
@@ -76,58 +73,13 @@ print(%(marker)r + json.dumps({
 
 
 def run_on_board(firmware: Path) -> dict:
-    from mpremote.transport_serial import SerialTransport
-
-    proc = subprocess.Popen(qemu_argv(firmware), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    transport = None
-    try:
-        pty = None
-        found = threading.Event()
-
-        def watch():
-            nonlocal pty
-            for line in proc.stdout:
-                match = re.search(r"(/dev/pts/\d+)", line)
-                if match and pty is None:
-                    pty = match.group(1)
-                    found.set()
-            found.set()
-
-        threading.Thread(target=watch, daemon=True).start()
-        if not found.wait(20) or pty is None:
-            raise SystemExit("QEMU did not report its pty")
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                transport = SerialTransport(pty, baudrate=115200)
-                transport.enter_raw_repl(soft_reset=False)
-                break
-            except Exception:
-                if transport is not None:
-                    transport.close()
-                    transport = None
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+    with booted_raw_repl(firmware) as transport:
         code = DEVICE_SNIPPET % {"buffer": EVENT_BUFFER, "tracks": TRACKS, "marker": MARKER}
-        output = transport.exec_raw(code, timeout=120)
-        out, err = (part.decode() for part in output)
-        if err:
-            raise SystemExit("the measurement failed on the board:\n" + err)
-        line = next(line for line in out.splitlines() if line.startswith(MARKER))
-        return json.loads(line[len(MARKER):])
-    finally:
-        if transport is not None:
-            try:
-                transport.close()
-            except Exception:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
+        out, err = (part.decode() for part in transport.exec_raw(code, timeout=120))
+    if err:
+        raise SystemExit("the measurement failed on the board:\n" + err)
+    line = next(line for line in out.splitlines() if line.startswith(MARKER))
+    return json.loads(line[len(MARKER):])
 
 
 def section_sizes(elf: Path) -> dict:

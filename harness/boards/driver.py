@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
-import subprocess
 import sys
-import threading
 import time
 import weakref
 from pathlib import Path
@@ -22,12 +19,12 @@ from pathlib import Path
 from harness.artifacts import artifact_name
 from harness.agent.client import AgentClient, AgentFailure, AgentTimeout, BoardGone, BoardRebooted
 from harness.boards.inventory import ROOT, BoardSpec
-from harness.boards.links import ByteLog, LinkError, PtyLink, SerialLink, SubprocessLink, kill_process_group
+from harness.boards.qemu import QemuError, QemuInstance
+from harness.boards.links import ByteLog, LinkError, PtyLink, SerialLink, SubprocessLink
 
 AGENT_SOURCE = ROOT / "harness" / "agent" / "honch_agent.py"
 DEFAULT_ARTIFACTS = ROOT / "build" / "artifacts"
 START_AGENT = "import honch_agent\nhonch_agent.main()\n"
-_PTY_LINE = re.compile(r"char device redirected to (\S+)")
 
 #: every live resource, so that nothing outlives the interpreter even when a test
 #: run is interrupted between setup and teardown
@@ -42,56 +39,6 @@ def _stop_all():
 
 class BoardError(Exception):
     """The board could not be started or reset; the message names the board and its log."""
-
-
-class QemuInstance:
-    """QEMU running the firmware (``harness.firmware.qemu.qemu_argv``), console on a pty."""
-
-    def __init__(self, firmware: Path, machine: str, log: ByteLog):
-        self.firmware = Path(firmware)
-        self.machine = machine
-        self.log = log
-        self.process: subprocess.Popen | None = None
-        self.pty: str | None = None
-        self.messages: list[str] = []
-
-    def start(self, timeout: float = 10.0) -> str:
-        from harness.firmware.qemu import QEMU_PACKAGE, qemu_argv
-
-        argv = qemu_argv(self.firmware, self.machine, serial="pty")
-        try:
-            self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                            stderr=subprocess.STDOUT, start_new_session=True, text=True)
-        except OSError as exc:
-            raise BoardError(f"cannot start {argv[0]}: {exc} (Debian package {QEMU_PACKAGE})") from exc
-        self.log.note(f"started qemu pid {self.process.pid}: {' '.join(argv)}")
-        found = threading.Event()
-
-        def watch():
-            for line in self.process.stdout:
-                line = line.rstrip()
-                self.messages.append(line)
-                self.log.note(f"qemu: {line}")
-                match = _PTY_LINE.search(line)
-                if match and not found.is_set():
-                    self.pty = match.group(1)
-                    found.set()
-            found.set()
-
-        threading.Thread(target=watch, name=f"qemu-{self.process.pid}", daemon=True).start()
-        if not found.wait(timeout) or self.pty is None:
-            self.stop()
-            raise BoardError(f"qemu did not report its pty within {timeout:g} s: {' / '.join(self.messages)}")
-        return self.pty
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.process is not None:
-            kill_process_group(self.process)
-            self.log.note(f"stopped qemu pid {self.process.pid}")
-            self.process = None
 
 
 class BoardDriver:
@@ -180,7 +127,10 @@ class BoardDriver:
                                        log=self.log, env=env, cwd=str(self._workdir()))
         elif kind == "qemu":
             self.qemu = QemuInstance(self.firmware_path(), self.spec.machine, self.log)
-            pty = self.qemu.start()
+            try:
+                pty = self.qemu.start()
+            except QemuError as exc:
+                raise self._error(str(exc)) from exc
             self.link = PtyLink(pty, baudrate=self.spec.baudrate, log=self.log)
             self._start_in_raw_repl(soft_reset=False)
         elif kind == "serial":

@@ -6,17 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
-import signal
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from harness.firmware import FirmwareError, ensure_firmware, qemu_argv
-from harness.firmware.qemu import QEMU_PACKAGE, QEMU_SYSTEM
+from harness.boards.qemu import QemuError, booted_raw_repl
+from harness.firmware import FirmwareError, ensure_firmware
 
 #: The line a MicroPython snippet prints its result on (see MicroPythonRunner).
 RESULT_MARKER = "@@RESULT@@ "
@@ -63,53 +59,6 @@ class MicroPythonRunner:
 
 # --- QEMU ------------------------------------------------------------------------------
 
-_PTY = re.compile(r"char device redirected to (/dev/pts/\d+)")
-
-
-class QemuBoard:
-    """One qemu-system-arm process running the firmware, its console on a pty."""
-
-    def __init__(self, firmware: Path):
-        self.firmware = firmware
-        self.process: subprocess.Popen | None = None
-        self.pty: str | None = None
-        self.output: list[str] = []
-
-    def start(self, timeout: float = 20.0) -> str:
-        try:
-            self.process = subprocess.Popen(qemu_argv(self.firmware), stdin=subprocess.DEVNULL,
-                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                            start_new_session=True)
-        except FileNotFoundError:
-            pytest.fail(f"{QEMU_SYSTEM} not found: install the Debian package {QEMU_PACKAGE}", pytrace=False)
-        found = threading.Event()
-
-        def read_output():
-            for line in self.process.stdout:
-                self.output.append(line.rstrip())
-                match = _PTY.search(line)
-                if match:
-                    self.pty = match.group(1)
-                    found.set()
-            found.set()
-
-        threading.Thread(target=read_output, daemon=True).start()
-        found.wait(timeout)
-        if self.pty is None:
-            raise AssertionError(f"QEMU reported no pty within {timeout} s: {self.output}")
-        return self.pty
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=10)
-        self.process.stdout.close()
-        self.process = None
-
 
 class QemuRepl:
     """The raw REPL of a booted board through mpremote's serial transport."""
@@ -136,30 +85,8 @@ class QemuRepl:
 def booted_qemu(firmware: Path):
     """Boot the firmware in QEMU and yield a QemuRepl; QEMU is killed (its whole
     process group) on the way out, whatever happened."""
-    from mpremote.transport_serial import SerialTransport
-
-    board = QemuBoard(firmware)
-    transport = None
     try:
-        pty = board.start()
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                transport = SerialTransport(pty, baudrate=115200)
-                transport.enter_raw_repl(soft_reset=False)
-                break
-            except Exception:
-                if transport is not None:
-                    transport.close()
-                    transport = None
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        yield QemuRepl(transport)
-    finally:
-        if transport is not None:
-            try:
-                transport.close()
-            except Exception:
-                pass
-        board.stop()
+        with booted_raw_repl(firmware) as transport:
+            yield QemuRepl(transport)
+    except QemuError as exc:
+        pytest.fail(str(exc), pytrace=False)
