@@ -11,8 +11,11 @@ _STATUS_TEXTS = (
     "timeout", "internal error", "busy", "not supported", "offline",
 )
 
-INVALID_ARGUMENT = 1
-BUSY = 13
+import _honch_core as _core
+
+# Status values come from the core, the one implementation of the contract.
+INVALID_ARGUMENT = _core.ERROR_INVALID_ARGUMENT
+BUSY = _core.ERROR_BUSY
 
 
 def status_text(status):
@@ -26,7 +29,7 @@ class HonchError(Exception):
     """Base of every SDK error. ``status`` is the contract-3 status value and
     ``str(exc)`` its text; ``detail`` (or None) says what exactly went wrong."""
 
-    default_status = 12  # INTERNAL, when constructed without a status
+    default_status = _core.ERROR_INTERNAL  # when constructed without a status
 
     def __init__(self, status=None, detail=None):
         if status is None:
@@ -42,53 +45,53 @@ class HonchError(Exception):
 
 
 class InvalidArgumentError(HonchError):
-    default_status = 1
+    default_status = _core.ERROR_INVALID_ARGUMENT
 
 
 class StorageError(HonchError):
-    default_status = 10
+    default_status = _core.ERROR_QUEUE_FULL
 
 
 class TransportError(HonchError):
-    default_status = 4
+    default_status = _core.ERROR_TRANSPORT
 
 
 class OfflineError(TransportError):
-    default_status = 15
+    default_status = _core.ERROR_OFFLINE
 
 
 class RateLimitedError(TransportError):
-    default_status = 5
+    default_status = _core.ERROR_RATE_LIMITED
 
 
 class ServerError(TransportError):
-    default_status = 6
+    default_status = _core.ERROR_SERVER
 
 
 class RejectedError(HonchError):
-    default_status = 7
+    default_status = _core.ERROR_REJECTED
 
 
 class NotInitializedError(HonchError):
-    default_status = 8
+    default_status = _core.ERROR_NOT_INITIALIZED
 
 
 class CompressionUnavailableError(HonchError):
     """Kept for API compatibility; wire v2 never compresses, so nothing raises it."""
-    default_status = 14
+    default_status = _core.ERROR_NOT_SUPPORTED
 
 
 _CLASS_BY_STATUS = {
-    1: InvalidArgumentError,
-    3: StorageError,
-    4: TransportError,
-    5: RateLimitedError,
-    6: ServerError,
-    7: RejectedError,
-    8: NotInitializedError,
-    10: StorageError,
-    11: TransportError,
-    15: OfflineError,
+    _core.ERROR_INVALID_ARGUMENT: InvalidArgumentError,
+    _core.ERROR_IO: StorageError,
+    _core.ERROR_TRANSPORT: TransportError,
+    _core.ERROR_RATE_LIMITED: RateLimitedError,
+    _core.ERROR_SERVER: ServerError,
+    _core.ERROR_REJECTED: RejectedError,
+    _core.ERROR_NOT_INITIALIZED: NotInitializedError,
+    _core.ERROR_QUEUE_FULL: StorageError,
+    _core.ERROR_TIMEOUT: TransportError,
+    _core.ERROR_OFFLINE: OfflineError,
 }
 
 
