@@ -62,3 +62,22 @@ def test_unknown_board_is_a_clear_usage_error(tmp_path):
                            "--reports", str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True)
     assert proc.returncode == 2
     assert "--board nope: not in the inventory" in proc.stderr
+
+
+def test_repeat_runs_each_test_n_times_and_counts_every_attempt(tmp_path):
+    proc, run_dir = honch_hil_run(tmp_path, "--clause", "C3", "--repeat", "3")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    tests = {r["nodeid"].split("[")[0] for r in records}
+    assert tests and len(records) == 3 * len(tests)
+    cell = json.loads((run_dir / "summary.json").read_text())["clauses"]["C3"]["boards"]["host"]
+    assert cell["verdict"] == "pass" and cell["attempts"] == 3 * len(cell["tests"])
+
+
+def test_retries_do_not_turn_a_real_failure_into_a_pass(tmp_path):
+    proc, run_dir = honch_hil_run(tmp_path, "--clause", "C2", "--retries", "1", mutant="no_stream_id")
+    assert proc.returncode == 1
+    outcomes = [json.loads(line)["outcome"] for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    assert "rerun" in outcomes and "failed" in outcomes and "passed" not in outcomes
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["clauses"]["C2"]["boards"]["host"]["verdict"] == "fail"
