@@ -39,6 +39,7 @@ class Collector:
         self.stream = stream
         self.tallies: dict[str, dict[str, int]] = {}
         self.failed_clauses: dict[str, set[str]] = {}
+        self.passed_clauses: dict[str, set[str]] = {}
 
     def record(self, report) -> None:
         outcome = report.outcome
@@ -48,15 +49,17 @@ class Collector:
         clauses = props.get("clauses", "").split()
         board = _board_of(report)
         rec = Outcome(nodeid=report.nodeid, board=board, clauses=clauses, outcome=outcome,
-                         when=report.when, message=_message(report),
-                         duration=round(getattr(report, "duration", 0.0), 4),
-                         properties={k: str(v) for k, v in props.items() if k != "clauses"})
+                      when=report.when, message=_message(report),
+                      duration=round(getattr(report, "duration", 0.0), 4),
+                      properties={k: str(v) for k, v in props.items() if k != "clauses"})
         append_record(self.path, rec)
         self._progress(rec)
 
     def _progress(self, rec: Outcome) -> None:
         t = self.tallies.setdefault(rec.board, {"passed": 0, "failed": 0, "skipped": 0, "rerun": 0})
         t[rec.outcome] = t.get(rec.outcome, 0) + 1
+        if rec.outcome == "passed":
+            self.passed_clauses.setdefault(rec.board, set()).update(rec.clauses)
         if rec.outcome == "failed":
             self.failed_clauses.setdefault(rec.board, set()).update(rec.clauses)
             where = f" (log: {rec.properties['board_log']})" if rec.properties.get("board_log") else ""
@@ -64,12 +67,14 @@ class Collector:
         parts = []
         for board in sorted(self.tallies):
             c = self.tallies[board]
-            bad = sorted(self.failed_clauses.get(board, ()), key=lambda x: int(x[1:]) if x[1:].isdigit() else 0)
-            s = f"{board}: {c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped"
+            bad = self.failed_clauses.get(board, set())
+            good = self.passed_clauses.get(board, set()) - bad
+            s = (f"{board}: clauses {len(good)} ok, {len(bad)} failing; tests {c['passed']} passed, "
+                 f"{c['failed']} failed, {c['skipped']} skipped")
             if c.get("rerun"):
                 s += f", {c['rerun']} retried"
             if bad:
-                s += f" [failing {','.join(bad)}]"
+                s += f" [failing {','.join(sorted(bad, key=lambda x: int(x[1:])))}]"
             parts.append(s)
         self.stream.write("progress | " + " | ".join(parts) + "\n")
         self.stream.flush()
@@ -90,3 +95,14 @@ class _Hooks:
 
     def pytest_runtest_logreport(self, report):
         self.collector.record(report)
+
+    def pytest_report_teststatus(self, report, config):
+        """No per-test dots: the progress lines say more, and dots would break them up."""
+        if report.outcome not in ("passed", "failed", "skipped"):
+            return None  # e.g. pytest-rerunfailures' "rerun" keeps its own status
+        if report.when == "call" or report.outcome != "passed":
+            word = {"passed": "PASSED", "failed": "FAILED", "skipped": "SKIPPED"}[report.outcome]
+            if report.when != "call" and report.outcome == "failed":
+                return "error", "", "ERROR"
+            return report.outcome, "", word
+        return "", "", ""

@@ -149,8 +149,11 @@ def run(opts: RunOptions, out=sys.stdout) -> int:
                    if info["boards"].get(board, {}).get("verdict") == "fail"]
         flaky = [c for c, info in summary["clauses"].items()
                  if info["boards"].get(board, {}).get("verdict") == "flaky"]
-        line = (f"  {board}: {t.get('pass', 0)} passed, {t.get('fail', 0)} failed, "
-                f"{t.get('skip', 0)} skipped")
+        verdicts = [info["boards"][board]["verdict"] for info in summary["clauses"].values()
+                    if board in info["boards"]]
+        line = (f"  {board}: clauses {verdicts.count('pass') + verdicts.count('flaky')} pass, "
+                f"{verdicts.count('fail')} fail, {verdicts.count('skip')} skipped; tests "
+                f"{t.get('pass', 0)} passed, {t.get('fail', 0)} failed, {t.get('skip', 0)} skipped")
         if flaky:
             line += f"; flaky clauses {', '.join(flaky)}"
         if failing:

@@ -51,6 +51,9 @@ def test_matrix_has_a_verdict_per_clause_and_board_with_the_failure_reason(tmp_p
     proc, records = run_suite(tmp_path)
     assert proc.returncode == 1
     assert "FAIL [beta]" in proc.stdout and "progress | alpha:" in proc.stdout
+    last = [line for line in proc.stdout.splitlines() if "progress |" in line][-1]
+    assert "alpha: clauses 4 ok, 0 failing" in last
+    assert "beta: clauses 2 ok, 1 failing" in last and "[failing C21]" in last
     matrix = build_matrix(records)
     assert set(matrix) == {"C1", "C2", "C21", "C48"}
     assert matrix["C1"]["alpha"].verdict == matrix["C1"]["beta"].verdict == "pass"
