@@ -246,7 +246,7 @@ static bool url_ok(const char *u, size_t n, size_t *base_len) {
     size_t host = i;
     if (i < n && u[i] == '[') {
         while (i < n && u[i] != ']') i++;
-        if (i == n) return false;
+        if (i == n || i == host + 1) return false; /* unclosed, or "[]": an empty host */
         i++;
     } else {
         while (i < n && u[i] != ':' && u[i] != '/' && u[i] != '?' && u[i] != '#' && u[i] != '@') {

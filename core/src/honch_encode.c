@@ -250,3 +250,12 @@ uint32_t hc_frame(uint32_t t, uint32_t id, uint32_t *o, uint32_t max_frame, uint
     *o = off + n;
     return (uint32_t)(p - fields);
 }
+
+bool hc_frames_fit(uint32_t t, uint32_t id, uint32_t max_frame) {
+    uint8_t fields[1 + 3 * 10];
+    uint32_t o = 0, payload;
+    bool final = false;
+    while (!final)
+        if (!hc_frame(t, id, &o, max_frame, fields, &payload, &final)) return false;
+    return true;
+}

@@ -241,6 +241,10 @@ uint32_t hc_encode(const hc_msg_ctx_t *ctx, const uint8_t *const *recs, uint32_t
  * small (final_cap or cap < 1). */
 uint32_t hc_frame(uint32_t t, uint32_t id, uint32_t *o, uint32_t max_frame, uint8_t *fields,
                   uint32_t *payload, bool *final);
+/* W5.5: every step of the chunking of a message of t bytes with this id works
+ * (checked before the first frame goes out: a failing step makes the message
+ * unsendable as a whole, not after some of its frames). */
+bool hc_frames_fit(uint32_t t, uint32_t id, uint32_t max_frame);
 
 /* --- scheduler helpers (honch_sched.c) --------------------------------------- */
 
@@ -253,7 +257,9 @@ int hc_classify(const honch_response_t *r, bool final_frame);
 uint64_t hc_backoff(uint32_t *b, uint32_t max_ms, uint64_t now, uint32_t retry_after_ms);
 
 /* Form the next message from the queue head (OK, or REJECTED when the first
- * event was dead-lettered because it cannot be encoded alone). */
+ * event was dead-lettered because it cannot be encoded alone, or when the
+ * frame limit cannot carry the message: it is then pending and the caller's
+ * record(REJECTED) dead-letters it, in both cases without a request). */
 int hc_form_message(hc_client_t *c);
 
 /* --- client (honch_client.c) -------------------------------------------------- */

@@ -17,32 +17,37 @@ static int digits(const char *s, int n) {
     return v;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (y >= 0). */
+/* Days since 1970-01-01 of a proleptic Gregorian date (negative before). */
 static int64_t days_from_civil(int64_t y, int m, int d) {
     y -= m <= 2;
-    int64_t era = y / 400, yoe = y - era * 400;
+    int64_t era = (y >= 0 ? y : y - 399) / 400, yoe = y - era * 400;
     int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
 }
 
-/* IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT"; -1 when malformed. */
-static int64_t imf_fixdate_ms(const char *s, size_t n) {
+static bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+/* IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT", into *ms (may be negative
+ * before 1970); false when malformed or naming a day its month does not have. */
+static bool imf_fixdate_ms(const char *s, size_t n, int64_t *ms) {
     static const char days[] = "MonTueWedThuFriSatSun";
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    static const uint8_t month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int wd = -1, mon = -1;
     if (n != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
         s[22] != ':' || s[25] != ' ' || memcmp(s + 26, "GMT", 3) != 0)
-        return -1;
+        return false;
     for (int i = 0; i < 7; i++)
         if (memcmp(s, days + 3 * i, 3) == 0) wd = i;
     for (int i = 0; i < 12; i++)
         if (memcmp(s + 8, months + 3 * i, 3) == 0) mon = i + 1;
     int day = digits(s + 5, 2), year = digits(s + 12, 4), h = digits(s + 17, 2), mi = digits(s + 20, 2),
         sec = digits(s + 23, 2);
-    if (wd < 0 || mon < 0 || day < 1 || day > 31 || year < 0 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 ||
-        sec > 60)
-        return -1;
-    return ((days_from_civil(year, mon, day) * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000;
+    if (wd < 0 || mon < 0 || year < 0 || day < 1 || day > month_days[mon - 1] ||
+        (mon == 2 && day == 29 && !leap(year)) || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+        return false;
+    *ms = ((days_from_civil(year, mon, day) * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000;
+    return true;
 }
 
 uint32_t hc_retry_after_ms(const char *v, size_t n, uint64_t wall_ms) {
@@ -58,10 +63,10 @@ uint32_t hc_retry_after_ms(const char *v, size_t n, uint64_t wall_ms) {
         i++;
     }
     if (i == n) return secs * 1000 > HONCH_U32_MAX ? HONCH_U32_MAX : (uint32_t)(secs * 1000);
-    int64_t date = imf_fixdate_ms(v, n);
-    if (date < 0) return 0;
+    int64_t date;
+    if (!imf_fixdate_ms(v, n, &date)) return 0;
     if (wall_ms < HONCH_VALID_WALL_CLOCK_MS) return HONCH_RETRY_AFTER_UNKNOWN_WALL_CLOCK_MS;
-    if ((uint64_t)date <= wall_ms) return 0;
+    if (date <= 0 || (uint64_t)date <= wall_ms) return 0;
     uint64_t d = (uint64_t)date - wall_ms;
     return d > HONCH_U32_MAX ? HONCH_U32_MAX : (uint32_t)d;
 }
@@ -155,6 +160,11 @@ int hc_form_message(hc_client_t *c) {
     c->msg_last_seq = c->head_seq + k - 1;
     c->msg_id = c->seed + (uint32_t)c->msg_first_seq; /* W3.4, mod 2^32 */
     c->msg_next = 0;
+    if (!hc_frames_fit(c->msg_len, c->msg_id, HONCH_MAX_FRAME)) {
+        /* W5.5: an encoding failure; the caller dead-letters the message without a request. */
+        say(c, "honch: a message the frame limit cannot carry was dead-lettered");
+        return HONCH_STATUS_REJECTED;
+    }
     return HONCH_STATUS_OK;
 }
 
@@ -185,7 +195,7 @@ static int send_frame(hc_client_t *c) {
     uint32_t o = c->msg_next, payload;
     bool final;
     uint32_t nf = hc_frame(c->msg_len, c->msg_id, &o, HONCH_MAX_FRAME, c->frame_fields, &payload, &final);
-    if (nf == 0) { /* W5.5: F too small for this id: an encoding failure */
+    if (nf == 0) { /* unreachable: hc_form_message checked every step (W5.5) */
         record(c, HONCH_STATUS_REJECTED, 0, false);
         return HONCH_STATUS_REJECTED;
     }

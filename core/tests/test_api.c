@@ -142,6 +142,19 @@ TEST(test_endpoint_url_rules_w3_1) {
     }
 }
 
+TEST(test_endpoint_url_empty_ip_literal_is_an_empty_host_w3_1) {
+    const char *bad[] = {"http://[]", "http://[]/x", "http://[]:8001/", "https://[]:443"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        url_under_test = bad[i];
+        if (init_with(set_url) != HONCH_STATUS_INVALID_ARGUMENT) check_fail(__FILE__, __LINE__, "accepted %s", bad[i]);
+    }
+    const char *good[] = {"http://[::1]", "http://[::1]/x", "https://[2001:db8::1]:443/base/"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        url_under_test = good[i];
+        if (init_with(set_url) != HONCH_STATUS_OK) check_fail(__FILE__, __LINE__, "refused %s", good[i]);
+    }
+}
+
 TEST(test_defaults_and_clamps_contract_4) {
     fake_reset();
     honch_config_t c = tc_config(1 << 16);

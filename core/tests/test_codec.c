@@ -145,6 +145,22 @@ TEST(test_chunker_refuses_a_frame_limit_too_small_for_the_id) {
     (void)m;
 }
 
+TEST(test_chunker_checks_every_step_before_the_first_frame_w5_5) {
+    uint8_t fields[32];
+    uint32_t o = 0, payload;
+    bool final;
+    /* F = 6, id 1, 200 bytes: the first frames are fine (final_cap 2, cap 2) ... */
+    CHECK(hc_frame(200, 1, &o, 6, fields, &payload, &final) != 0);
+    /* ... but once the offset needs 2 varint bytes, final_cap = 6-1-1-2-2 = 0: the
+     * message cannot be sent at all, so none of its frames may go out. */
+    CHECK(!hc_frames_fit(200, 1, 6));
+    CHECK(!hc_frames_fit(5, 300, 6)); /* fails at the second step */
+    CHECK(hc_frames_fit(5, 7, 6));    /* worked example B */
+    CHECK(hc_frames_fit(109, 3, 40)); /* worked example A */
+    CHECK(hc_frames_fit(HONCH_MAX_MESSAGE_BYTES, 0xFFFFFFFFu, HONCH_MAX_FRAME_BYTES));
+    CHECK(hc_frames_fit(HONCH_MAX_MESSAGE_BYTES, 0xFFFFFFFFu, 40));
+}
+
 /* A queue record built with the writer (as the client does). */
 static int replay(void *ctx, honch_writer_t *w) {
     const vec_event_t *e = ctx;
@@ -367,6 +383,44 @@ TEST(test_retry_after_parsing_contract_9) {
     CHECK_EQ(hc_retry_after_ms(rfc, strlen(rfc), 784111777000ull - 1000), 60000); /* (wall invalid) */
 }
 
+static uint32_t retry_after(const char *v, uint64_t wall) { return hc_retry_after_ms(v, strlen(v), wall); }
+
+TEST(test_retry_after_dates_that_do_not_exist_and_before_1970_contract_9) {
+    const uint64_t wall = 1738368000000ull; /* 2025-02-01T00:00:00Z */
+    /* A day its month does not have is not an HTTP-date (no rolling over into March). */
+    CHECK_EQ(retry_after("Sat, 29 Feb 2025 00:00:10 GMT", wall), 0);
+    CHECK_EQ(retry_after("Sun, 30 Feb 2025 00:00:10 GMT", wall), 0);
+    CHECK_EQ(retry_after("Thu, 31 Apr 2025 00:00:10 GMT", wall - 1000), 0);
+    CHECK_EQ(retry_after("Wed, 00 Jan 2025 00:00:10 GMT", wall), 0);
+    CHECK_EQ(retry_after("Fri, 28 Feb 2025 00:00:10 GMT", wall), 27u * 86400000u + 10000u);
+    CHECK_EQ(retry_after("Tue, 29 Feb 2028 00:00:00 GMT", 1835308800000ull), 86400000u); /* leap year */
+    CHECK_EQ(retry_after("Tue, 29 Feb 2000 00:00:00 GMT", 5), 60000);                    /* 400-year rule */
+    CHECK_EQ(retry_after("Thu, 29 Feb 2100 00:00:00 GMT", 5), 0);                        /* 100-year rule */
+    CHECK_EQ(retry_after("Thu, 31 Dec 2099 23:59:60 GMT", 5), 60000);                    /* leap second */
+    /* A well-formed date before 1970 is still a date: 60000 without a wall clock, else past. */
+    CHECK_EQ(retry_after("Wed, 31 Dec 1969 23:59:59 GMT", 5), 60000);
+    CHECK_EQ(retry_after("Sat, 01 Jan 0000 00:00:00 GMT", 5), 60000);
+    CHECK_EQ(retry_after("Wed, 31 Dec 1969 23:59:59 GMT", wall), 0);
+    CHECK_EQ(retry_after("Thu, 01 Jan 1970 00:00:00 GMT", wall), 0);
+    /* exact IMF-fixdate only (case, widths, separators); optional whitespace around */
+    CHECK_EQ(retry_after("\t Sat, 01 Feb 2025 00:00:10 GMT \t", wall), 10000);
+    const char *bad[] = {"sat, 01 Feb 2025 00:00:10 GMT", "Sat, 01 feb 2025 00:00:10 GMT",
+                         "Sat, 01 Feb 2025 00:00:10 gmt", "Sat, 1 Feb 2025 00:00:10 GMT",
+                         "Sat, 01 Feb 2025 0:00:10 GMT",  "Sat, 01 Feb 2025 00:60:10 GMT",
+                         "Sat, 01 Feb 2025 00:00:61 GMT", "Sat, 01 Feb 25 00:00:10 GMT",
+                         "Saturday, 01-Feb-25 00:00:10 GMT", "Sat Feb  1 00:00:10 2025",
+                         "Sat, 01 Feb 2025 00:00:10 GMT+1", "Sat,  01 Feb 2025 00:00:10 GMT"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (retry_after(bad[i], wall) != 0) check_fail(__FILE__, __LINE__, "accepted \"%s\"", bad[i]);
+    /* delta-seconds: digits only */
+    CHECK_EQ(retry_after("\t 7\t ", 0), 7000);
+    CHECK_EQ(retry_after("007", 0), 7000);
+    CHECK_EQ(retry_after("4294967", 0), 4294967000u);
+    const char *junk[] = {" ", "+7", "7.5", "1e3", "7 7", "0x10", "\r7"};
+    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
+        if (retry_after(junk[i], 0) != 0) check_fail(__FILE__, __LINE__, "accepted \"%s\"", junk[i]);
+}
+
 TEST(test_backoff_worked_vector_contract_9) {
     uint32_t b = 1000;
     CHECK_EQ(hc_backoff(&b, 10000, 10000, 7000), 17000);
@@ -392,6 +446,10 @@ TEST(test_backoff_worked_vector_contract_9) {
     /* overflow clamps to the maximum */
     b = 0xF0000000u;
     hc_backoff(&b, 0xFFFFFFFFu, 0, 0);
+    CHECK_EQ(b, 0xFFFFFFFFu);
+    /* next_retry_at saturates: the largest wait near the end of the clock */
+    b = 0xFFFFFFFFu;
+    CHECK_EQ(hc_backoff(&b, 0xFFFFFFFFu, UINT64_MAX - 5, 0xFFFFFFFFu), UINT64_MAX);
     CHECK_EQ(b, 0xFFFFFFFFu);
 }
 

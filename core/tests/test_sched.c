@@ -533,3 +533,125 @@ TEST(test_capacity_drops_under_a_pending_message_c38) {
     tc_flush(0);
     CHECK_EQ(tc_stats().queued_events, 0);
 }
+
+TEST(test_message_id_wraps_modulo_2_32_w3_4) {
+    setup();
+    start();
+    HC(&tc)->seed = 0xFFFFFFFFu; /* W3.4: (seed + 1) mod 2^32 = 0 */
+    tc_flush(0);
+    CHECK(fake_requests[0].body[0] == HONCH_FRAME_SINGLE || fake_requests[0].body[0] == HONCH_FRAME_INIT);
+    CHECK_EQ(fake_requests[0].body[1], 0x00);
+    HC(&tc)->seed = 0xFFFFFFF0u;
+    CHECK_EQ(tc_track("x", NULL), 0); /* sequence 2 */
+    unsigned n = fk.nreq;
+    tc_flush(0);
+    CHECK_HEX(fake_requests[n].body + 1, 5, "f2ffffff0f"); /* 0xFFFFFFF2: five varint bytes */
+}
+
+TEST(test_rejection_spacing_and_the_scope_of_retry_after_contract_7_5_9) {
+    setup();
+    cfg.flush_min_interval_ms = 5000;
+    start();
+    /* REJECTED with a request: spacing from now; b and next_retry_at untouched */
+    fake_answer(400, "100"); /* Retry-After on a rejection means nothing */
+    CHECK_EQ(honch_flush(&tc, true), HONCH_STATUS_REJECTED);
+    CHECK_EQ(state().next_outbound_at, 6000);
+    CHECK_EQ(state().next_retry_at, 0);
+    CHECK_EQ(state().backoff_ms, 1000);
+    /* REJECTED without a request (unencodable alone): spacing unchanged, interval restarted */
+    fk.now = 7000;
+    CHECK_EQ(tc_track("big", "@s s*600"), 0);
+    CHECK_EQ(honch_flush(&tc, true), HONCH_STATUS_REJECTED);
+    CHECK_EQ(state().next_outbound_at, 6000);
+    CHECK_EQ(state().next_interval_at, 7000 + 120000);
+    /* every retryable answer honours Retry-After: 409, 1xx, 202 on the final frame */
+    static const struct {
+        int status, want;
+        const char *retry_after;
+        uint64_t retry_at;
+    } cases[] = {
+        {409, HONCH_STATUS_TRANSPORT, "100", 20000 + 100000},
+        {102, HONCH_STATUS_TRANSPORT, " 200 ", 30000 + 200000},
+        {408, HONCH_STATUS_TIMEOUT, "300", 40000 + 300000},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fk.now = 20000 + 10000 * i;
+        CHECK_EQ(tc_track("x", NULL), 0);
+        fake_answer(cases[i].status, cases[i].retry_after);
+        CHECK_EQ(honch_flush(&tc, true), cases[i].want);
+        CHECK_EQ(state().next_retry_at, cases[i].retry_at);
+    }
+    if (HONCH_MAX_FRAME >= 200) { /* a single frame: 202 is a retryable answer on it */
+        fk.now = 50000;
+        fake_answer(202, "400");
+        CHECK_EQ(honch_flush(&tc, true), HONCH_STATUS_TRANSPORT);
+        CHECK_EQ(state().next_retry_at, 50000 + 400000);
+    }
+}
+
+TEST(test_tick_without_work_is_step_3_even_offline_contract_7_2) {
+    setup();
+    cfg.flush_interval_seconds = 10;
+    start();
+    CHECK_EQ(honch_connectivity_changed(&tc, true), 0);
+    tc_flush(0);
+    CHECK(!state().flush_requested);
+    fk.now = 20000;
+    CHECK_EQ(honch_tick(&tc, false), 0); /* nothing pending: step 3 returns before step 4 */
+    CHECK(!state().flush_requested);
+    CHECK_EQ(state().next_interval_at, 30000);
+    /* with work: offline sets flush_requested and touches nothing else */
+    CHECK_EQ(tc_track("x", NULL), 0);
+    honch_scheduler_state_t before = state();
+    CHECK_EQ(honch_tick(&tc, false), 0);
+    honch_scheduler_state_t after = state();
+    CHECK(after.flush_requested);
+    CHECK_EQ(after.next_interval_at, before.next_interval_at);
+    CHECK_EQ(after.next_retry_at, before.next_retry_at);
+    CHECK_EQ(after.next_outbound_at, before.next_outbound_at);
+    CHECK_EQ(after.backoff_ms, before.backoff_ms);
+    /* inside a backoff, a due tick changes nothing (no spacing flag, no request) */
+    setup();
+    cfg.flush_min_interval_ms = 100000;
+    start();
+    fake_answer(500, NULL);
+    CHECK_EQ(honch_flush(&tc, true), HONCH_STATUS_SERVER);
+    before = state();
+    unsigned n = fk.nreq;
+    fk.now = before.next_retry_at - 1;
+    CHECK_EQ(honch_tick(&tc, true), 0);
+    after = state();
+    CHECK_EQ(fk.nreq, n);
+    CHECK_EQ(after.flush_requested, before.flush_requested);
+    CHECK_EQ(after.next_interval_at, before.next_interval_at);
+    CHECK_EQ(after.next_retry_at, before.next_retry_at);
+    CHECK_EQ(after.next_outbound_at, before.next_outbound_at);
+    CHECK_EQ(after.backoff_ms, before.backoff_ms);
+    CHECK_EQ(after.pending_offset, before.pending_offset);
+}
+
+TEST(test_a_message_sent_once_is_never_rebased_w5_6_contract_5) {
+    setup();
+    start(); /* no wall clock: $device_boot is stamped 1000 (boot-relative) */
+    fake_answer(500, NULL);
+    CHECK_EQ(honch_flush(&tc, true), HONCH_STATUS_SERVER);
+    unsigned first_frames = fk.nreq;
+    fk.wall = 1700000000000ull; /* the clock is set before the retry */
+    fk.now = state().next_retry_at;
+    CHECK_EQ(tc_track("later", NULL), 0);
+    unsigned n = fk.nreq;
+    CHECK_EQ(honch_flush(&tc, true), 0);
+    for (unsigned i = 0; i < first_frames; i++) {
+        CHECK_EQ(fake_requests[n + i].len, fake_requests[i].len);
+        CHECK(!memcmp(fake_requests[n + i].body, fake_requests[i].body, fake_requests[i].len));
+    }
+    CHECK_CONTAINS(fake_dump(n), "base=1000 dts=0 ");
+    /* the next message is formed now: its boot-relative stamp is rebased (dts 2) */
+    CHECK_CONTAINS(tc_flush(0), "dts=1 ");
+    CHECK_EQ(tc_track("x", NULL), 0);
+    fk.wall = 0; /* clock lost again: stamped boot-relative, then rebased when the clock is back */
+    fk.now += 10;
+    CHECK_EQ(tc_track("y", NULL), 0);
+    fk.wall = 1700000100000ull;
+    CHECK_CONTAINS(tc_flush(0), "dts=2 ");
+}
