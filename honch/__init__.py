@@ -222,14 +222,17 @@ class Honch:
     # -- delivery and lifecycle -------------------------------------------------------
 
     def tick(self):
+        self._require_open()  # contract 7.2/7.3 step 1: closed before re-entry, before the callback
         self._refuse_reentry("tick")
         self._call(self._core.tick, self._online())
 
     def flush(self):
+        self._require_open()  # contract 7.2/7.3 step 1: closed before re-entry, before the callback
         self._refuse_reentry("flush")
         self._call(self._core.flush, self._online())
 
     def reset(self):
+        self._require_open()  # contract 7.2/7.3 step 1: closed before re-entry, before the callback
         self._refuse_reentry("reset")
         self._call(self._core.reset)
 

@@ -332,3 +332,14 @@ def test_shutdown_sends_device_shutdown_then_closes(capture, make_client):
         with pytest.raises(honch.NotInitializedError):
             call()
     assert len(capture_requests(capture)) == 1
+
+
+def test_a_closed_client_refuses_tick_and_flush_without_asking_connectivity(capture, make_client):
+    asked = []
+    client = make_client(capture, connectivity_callback=lambda: asked.append(1) or True)
+    client.shutdown()
+    asked.clear()
+    for call in (client.tick, client.flush, client.reset):
+        with pytest.raises(honch.NotInitializedError):
+            call()
+    assert asked == []
