@@ -26,17 +26,6 @@ static void put(out_t *o, const char *fmt, ...) {
     o->left -= (size_t)n;
 }
 
-static const uint8_t *uv(const uint8_t *p, uint64_t *v) {
-    uint64_t r = 0;
-    unsigned s = 0;
-    do {
-        r |= (uint64_t)(*p & 0x7F) << s;
-        s += 7;
-    } while (*p++ & 0x80);
-    *v = r;
-    return p;
-}
-
 typedef struct tbl {
     const char *s[4096];
     uint32_t n[4096];
@@ -56,7 +45,7 @@ static const char *const reserved[] = {"?", "$battery_level", "$wifi_rssi", "res
 
 static const uint8_t *key(out_t *o, const tbl_t *t, const uint8_t *p) {
     uint64_t k;
-    p = uv(p, &k);
+    p = test_uvarint(p, &k);
     if (k & 1) {
         uint64_t i = k >> 1;
         if (i < t->count) put(o, "%.*s", (int)t->n[i], t->s[i]);
@@ -75,11 +64,11 @@ static const uint8_t *value(out_t *o, const tbl_t *t, const uint8_t *p) {
     case 1: put(o, "false"); return p;
     case 2: put(o, "true"); return p;
     case 3:
-        p = uv(p, &v);
+        p = test_uvarint(p, &v);
         put(o, "%llu", (unsigned long long)v);
         return p;
     case 4:
-        p = uv(p, &v);
+        p = test_uvarint(p, &v);
         put(o, "i%lld", (long long)((v >> 1) ^ (~(v & 1) + 1)));
         return p;
     case 6: {
@@ -91,17 +80,17 @@ static const uint8_t *value(out_t *o, const tbl_t *t, const uint8_t *p) {
         return p + 8;
     }
     case 7:
-        p = uv(p, &v);
+        p = test_uvarint(p, &v);
         put_str(o, t, v);
         return p;
     case 8:
-        p = uv(p, &v);
+        p = test_uvarint(p, &v);
         put(o, "b:");
         for (uint64_t i = 0; i < v; i++) put(o, "%02x", p[i]);
         return p + v;
     case 9:
     case 10:
-        p = uv(p, &v);
+        p = test_uvarint(p, &v);
         put(o, tag == 9 ? "[" : "{");
         for (uint64_t i = 0; i < v; i++) {
             if (i) put(o, ", ");
@@ -126,36 +115,36 @@ void dump_message(const uint8_t *m, size_t n, char *text, size_t cap) {
         put(&o, "<bad header>");
         return;
     }
-    p = uv(p, &base);
-    p = uv(p, &t.count);
+    p = test_uvarint(p, &base);
+    p = test_uvarint(p, &t.count);
     for (uint64_t i = 0; i < t.count && i < 4096; i++) {
         uint64_t len;
-        p = uv(p, &len);
+        p = test_uvarint(p, &len);
         t.s[i] = (const char *)p;
         t.n[i] = (uint32_t)len;
         p += len;
     }
-    p = uv(p, &count);
+    p = test_uvarint(p, &count);
     char ctx[8][600];
     int dts = -1;
     memset(ctx, 0, sizeof ctx);
     for (uint64_t i = 0; i < count; i++) {
         uint64_t id, v;
-        p = uv(p, &id);
+        p = test_uvarint(p, &id);
         uint8_t tag = *p++;
-        p = uv(p, &v);
+        p = test_uvarint(p, &v);
         if (tag == 7 && id >= 1 && id <= 8 && v < t.count)
             snprintf(ctx[id - 1], sizeof ctx[0], "%.*s", (int)t.n[v], t.s[v]);
         if (id == 9) dts = (int)v;
     }
     put(&o, "base=%llu dts=%d distinct=%s session=%s ctx=%s,%s,%s,%s,%s,%s\n", (unsigned long long)base, dts,
         ctx[0], ctx[7][0] ? ctx[7] : "-", ctx[1], ctx[2], ctx[3], ctx[4], ctx[5], ctx[6]);
-    p = uv(p, &nev);
+    p = test_uvarint(p, &nev);
     for (uint64_t e = 0; e < nev && p < end; e++) {
         uint64_t name, dz, np;
-        p = uv(p, &name);
-        p = uv(p, &dz);
-        p = uv(p, &np);
+        p = test_uvarint(p, &name);
+        p = test_uvarint(p, &dz);
+        p = test_uvarint(p, &np);
         put_str(&o, &t, name);
         put(&o, " +%lld {", (long long)((dz >> 1) ^ (~(dz & 1) + 1)));
         for (uint64_t i = 0; i < np; i++) {

@@ -140,7 +140,7 @@ void fake_fail(int outcome) {
     fk.script[fk.nscript++] = a;
 }
 
-static const uint8_t *uv(const uint8_t *p, uint64_t *v) {
+const uint8_t *test_uvarint(const uint8_t *p, uint64_t *v) {
     uint64_t r = 0;
     unsigned s = 0;
     do {
@@ -162,8 +162,8 @@ size_t fake_message(unsigned i, uint8_t *out) {
         const uint8_t *p = r->body, *end = r->body + r->len;
         uint64_t id, x;
         uint8_t kind = *p++;
-        p = uv(p, &id);
-        if (kind != HONCH_FRAME_SINGLE) p = uv(p, &x); /* total or offset */
+        p = test_uvarint(p, &id);
+        if (kind != HONCH_FRAME_SINGLE) p = test_uvarint(p, &x); /* total or offset */
         if (kind == HONCH_FRAME_SINGLE || kind == HONCH_FRAME_FINAL) end -= 2;
         if (kind == HONCH_FRAME_SINGLE || kind == HONCH_FRAME_INIT) n = 0;
         memcpy(out + n, p, (size_t)(end - p));

@@ -54,6 +54,9 @@ extern fake_t fk;
 extern fake_request_t fake_requests[FAKE_MAX_REQUESTS];
 
 /* Fresh fake: now = 1000, wall = 0 (unknown), no script (202/204 answers). */
+/* Reads one uvarint of a trusted test buffer (the C tests' own decoder, not the core's). */
+const uint8_t *test_uvarint(const uint8_t *p, uint64_t *v);
+
 void fake_reset(void);
 /* A valid config over buf with the fake platform; numeric options 0. */
 honch_config_t fake_config(uint8_t *buf, size_t len);
