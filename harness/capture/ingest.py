@@ -171,12 +171,6 @@ def process_frame(request: Request, tenant) -> Verdict:
     Reassembler makes the project key part of the partial-message key (W3.3)."""
     body = request.body
     stream_id = request.head.get(P.HEADER_STREAM_ID)
-    header = body[0] if body else None
-    # Stream id presence belongs to step 7, before the total_length check of step 8.
-    if stream_id is None and header in (P.FRAME_INIT, P.FRAME_MIDDLE, P.FRAME_FINAL):
-        kind = P.FRAME_KIND_BY_HEADER[header]
-        return Verdict(400, f"{kind} frame without {P.HEADER_STREAM_ID} (required on every frame of a "
-                            "multi-frame message)")
     judged = wire.judge_frame(tenant.reassembler, body, stream_id=stream_id, limits=tenant.options.limits,
                               binary_properties=tenant.options.binary_properties)
     frame = judged.frame

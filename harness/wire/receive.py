@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Hashable, Iterable
 
 from harness.protocol import (
-    CAPTURE_LIMITS, FRAME_FINAL, FRAME_INIT, FRAME_KIND_BY_HEADER, FRAME_MIDDLE, SOURCE_TYPE_COMPACT_EVENTS, Limits,
+    CAPTURE_LIMITS, FRAME_FINAL, FRAME_INIT, FRAME_KIND_BY_HEADER, FRAME_MIDDLE, HEADER_STREAM_ID,
+    SOURCE_TYPE_COMPACT_EVENTS, Limits,
 )
 from harness.wire.errors import WireError
 from harness.wire.expand import expand_events
@@ -45,8 +46,8 @@ def judge_frame(reassembler: Reassembler, body, *, stream_id: str | None, namesp
     # parse_frame applies) but after the body size of step 6
     if (stream_id is None and body and len(body) <= limits.frame
             and body[0] in MULTI_FRAME_HEADERS):
-        return Verdict(400, f"{FRAME_KIND_BY_HEADER[body[0]]} frame without a stream id "
-                            "(required on every frame of a multi-frame message)")
+        return Verdict(400, f"{FRAME_KIND_BY_HEADER[body[0]]} frame without {HEADER_STREAM_ID}: "
+                            "a stream id is required on every frame of a multi-frame message")
     try:
         frame = parse_frame(body, limits)
     except WireError as exc:
