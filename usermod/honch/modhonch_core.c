@@ -469,29 +469,29 @@ static void require_dict_or_none(mp_obj_t value, const char *what) {
     }
 }
 
-static mp_obj_t client_track(size_t n_args, const mp_obj_t *args) {
+// honch_track and honch_identify: a string, then an optional dict walked by the writer.
+typedef int (*str_and_dict_call_t)(honch_client_t *, const char *, size_t, honch_emit_fn, void *);
+
+static mp_obj_t call_with_str_and_dict(size_t n_args, const mp_obj_t *args, str_and_dict_call_t call,
+    const char *str_what, const char *dict_what) {
     honch_mp_client_t *self = client_of(args[0]);
-    mp_obj_t props = n_args > 2 ? args[2] : mp_const_none;
-    require_str(args[1], "name");
-    require_dict_or_none(props, "properties");
-    GET_STR_DATA_LEN(args[1], name, name_len);
-    emit_ctx_t emit = {props, NULL, NULL};
-    int st = honch_track(&self->core, (const char *)name, name_len,
-        props == mp_const_none ? NULL : emit_properties, &emit);
+    mp_obj_t dict = n_args > 2 ? args[2] : mp_const_none;
+    require_str(args[1], str_what);
+    require_dict_or_none(dict, dict_what);
+    GET_STR_DATA_LEN(args[1], str, str_len);
+    emit_ctx_t emit = {dict, NULL, NULL};
+    int st = call(&self->core, (const char *)str, str_len,
+        dict == mp_const_none ? NULL : emit_properties, &emit);
     return status_result(self, st, &emit);
+}
+
+static mp_obj_t client_track(size_t n_args, const mp_obj_t *args) {
+    return call_with_str_and_dict(n_args, args, honch_track, "name", "properties");
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(client_track_obj, 2, 3, client_track);
 
 static mp_obj_t client_identify(size_t n_args, const mp_obj_t *args) {
-    honch_mp_client_t *self = client_of(args[0]);
-    mp_obj_t traits = n_args > 2 ? args[2] : mp_const_none;
-    require_str(args[1], "distinct_id");
-    require_dict_or_none(traits, "traits");
-    GET_STR_DATA_LEN(args[1], id, id_len);
-    emit_ctx_t emit = {traits, NULL, NULL};
-    int st = honch_identify(&self->core, (const char *)id, id_len,
-        traits == mp_const_none ? NULL : emit_properties, &emit);
-    return status_result(self, st, &emit);
+    return call_with_str_and_dict(n_args, args, honch_identify, "distinct_id", "traits");
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(client_identify_obj, 2, 3, client_identify);
 

@@ -1134,24 +1134,32 @@ static const char *utf8_arg(PyObject *obj, const char *what, Py_ssize_t *len) {
     return s;
 }
 
+/* honch_track and honch_identify: a string, then an optional dict walked by the writer. */
+typedef int (*str_and_dict_call_t)(honch_client_t *, const char *, size_t, honch_emit_fn, void *);
+
+static PyObject *call_with_str_and_dict(ClientObject *self, str_and_dict_call_t call, PyObject *str,
+                                        const char *str_what, PyObject *dict, const char *dict_what) {
+    Py_ssize_t len;
+    const char *s = utf8_arg(str, str_what, &len);
+    if (s == NULL) {
+        return NULL;
+    }
+    if (dict != Py_None && !PyDict_Check(dict)) {
+        return invalid("%s must be a dict or None, not %s", dict_what, Py_TYPE(dict)->tp_name);
+    }
+    emit_ctx_t ctx = {self, dict, ""};
+    Py_INCREF(dict);
+    int st = call(&self->client, s, (size_t)len, dict == Py_None ? NULL : emit_props_fn, &ctx);
+    Py_DECREF(dict);
+    return status_result(self, st, ctx.detail[0] ? ctx.detail : NULL);
+}
+
 static PyObject *Client_track(ClientObject *self, PyObject *args) {
     PyObject *name, *props = Py_None;
     if (!PyArg_ParseTuple(args, "O|O:track", &name, &props)) {
         return NULL;
     }
-    Py_ssize_t name_len;
-    const char *name_s = utf8_arg(name, "name", &name_len);
-    if (name_s == NULL) {
-        return NULL;
-    }
-    if (props != Py_None && !PyDict_Check(props)) {
-        return invalid("properties must be a dict or None, not %s", Py_TYPE(props)->tp_name);
-    }
-    emit_ctx_t ctx = {self, props, ""};
-    Py_INCREF(props);
-    int st = honch_track(&self->client, name_s, (size_t)name_len, props == Py_None ? NULL : emit_props_fn, &ctx);
-    Py_DECREF(props);
-    return status_result(self, st, ctx.detail[0] ? ctx.detail : NULL);
+    return call_with_str_and_dict(self, honch_track, name, "name", props, "properties");
 }
 
 static PyObject *Client_identify(ClientObject *self, PyObject *args) {
@@ -1159,19 +1167,7 @@ static PyObject *Client_identify(ClientObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "O|O:identify", &id, &traits)) {
         return NULL;
     }
-    Py_ssize_t id_len;
-    const char *id_s = utf8_arg(id, "distinct_id", &id_len);
-    if (id_s == NULL) {
-        return NULL;
-    }
-    if (traits != Py_None && !PyDict_Check(traits)) {
-        return invalid("traits must be a dict or None, not %s", Py_TYPE(traits)->tp_name);
-    }
-    emit_ctx_t ctx = {self, traits, ""};
-    Py_INCREF(traits);
-    int st = honch_identify(&self->client, id_s, (size_t)id_len, traits == Py_None ? NULL : emit_props_fn, &ctx);
-    Py_DECREF(traits);
-    return status_result(self, st, ctx.detail[0] ? ctx.detail : NULL);
+    return call_with_str_and_dict(self, honch_identify, id, "distinct_id", traits, "traits");
 }
 
 static PyObject *Client_set_property(ClientObject *self, PyObject *args) {
