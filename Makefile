@@ -13,7 +13,7 @@ APT_PACKAGES := build-essential python3-dev python3-venv pkg-config libffi-dev d
 	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 BENCH_APT_PACKAGES := valgrind
 # Inputs of the editable install (the host port's C extension is compiled by pip).
-VENV_INPUTS := pyproject.toml VERSION $(wildcard setup.py) \
+VENV_INPUTS := pyproject.toml VERSION core/VERSION $(wildcard setup.py) \
 	$(shell find core -name '*.[ch]' 2>/dev/null)
 
 .PHONY: all test run deps apt venv firmware bench clean distclean
@@ -40,7 +40,7 @@ $(BUILD)/venv.stamp: $(VENV_INPUTS)
 	touch $@
 
 firmware: apt venv
-	$(BIN)/honch-hil firmware build unix qemu
+	$(BIN)/honch-hil firmware build unix qemu unix-published-0.3.1 unix-core-only
 
 # The unit and integration tests, then the conformance suite on every default board
 # (host, unix, qemu-an385) exactly as `make run` runs it, with its reports under build/.

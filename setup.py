@@ -2,7 +2,7 @@
 
 Project metadata lives in pyproject.toml; this file only adds what it cannot
 express: the C extension (the core's sources plus the host port, warnings as
-errors, the SDK version from VERSION). ``honch_transport`` is found by
+errors, the SDK version from core/VERSION). ``honch_transport`` is found by
 pyproject.toml's ``packages.find`` in core/ports/host/, beside its port.
 """
 
@@ -12,7 +12,7 @@ from setuptools import Extension, setup
 
 ROOT = Path(__file__).resolve().parent
 HOST_PORT = "core/ports/host"
-SDK_VERSION = (ROOT / "VERSION").read_text(encoding="utf-8").strip()
+SDK_VERSION = (ROOT / "core" / "VERSION").read_text(encoding="utf-8").strip()
 
 core_sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "core" / "src").glob("*.c"))
 

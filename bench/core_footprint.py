@@ -42,7 +42,7 @@ def sections(obj: Path) -> dict:
 
 def client_size(target: str) -> int:
     """sizeof(honch_client_t) for the target, read from a probe object's symbol size."""
-    version = (ROOT / "VERSION").read_text().strip()
+    version = (ROOT / "core" / "VERSION").read_text().strip()
     with tempfile.TemporaryDirectory() as tmp:
         src, obj = Path(tmp) / "probe.c", Path(tmp) / "probe.o"
         src.write_text('#include "honch/honch.h"\nunsigned char honch_client_probe[sizeof(honch_client_t)];\n')

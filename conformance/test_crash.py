@@ -148,7 +148,7 @@ def test_backtrace_keeps_the_most_leading_frames_within_192_bytes(device, captur
 
 
 @pytest.mark.clause("C35")
-@pytest.mark.requires_tags("excepthook")
+@pytest.mark.requires_tags("excepthook")  # a capability (also implied by C35)
 def test_excepthook_reports_unhandled_exceptions_and_uninstall_restores_the_previous_hook(device, capture):
     quiet(device)
     drain_boot(device, capture)

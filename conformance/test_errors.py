@@ -6,6 +6,8 @@ import pytest
 
 from harness import protocol as P
 from harness.agent.codec import EventBuffer
+from harness.agent.client import RemoteError
+from harness.agent.codec import ONLINE_CALLBACK
 from harness.conformance_support import drain_boot, named, names, quiet, raises
 
 
@@ -83,7 +85,7 @@ def test_local_errors_map_to_their_exception_classes_with_the_status_text(device
     def check(caught, status):
         name, text, cls = P.STATUSES[status]
         assert caught.name == cls, f"status {name} must raise {cls}, got {caught.name}"
-        assert caught.status == status and caught.message == text, (caught.status, caught.message)
+        assert caught.message == text, f"status {name}: message {caught.message!r}, expected {text!r}"
         chain = [cls]
         while P.EXCEPTION_PARENTS[chain[-1]] != "Exception":
             chain.append(P.EXCEPTION_PARENTS[chain[-1]])
@@ -100,3 +102,77 @@ def test_local_errors_map_to_their_exception_classes_with_the_status_text(device
     with raises("NotInitializedError") as caught:
         device.track("closed")
     check(caught, P.STATUS["NOT_INITIALIZED"])
+
+
+def _raised(call) -> RemoteError:
+    try:
+        call()
+    except RemoteError as exc:
+        return exc
+    raise AssertionError("the call returned; it should have raised")
+
+
+@pytest.mark.clause("C49")
+def test_every_raised_exception_carries_its_int_status(device, capture):
+    """Capability status_attr: one exception per status the public API can raise."""
+    quiet(device, event_buffer=EventBuffer(1024), connectivity_callback=ONLINE_CALLBACK)
+    drain_boot(device, capture)
+    seen = {}
+
+    def record(status_name, call):
+        seen[status_name] = _raised(call).status
+
+    record("INVALID_ARGUMENT", lambda: device.track(""))
+    record("QUEUE_FULL", lambda: device.track("huge", {"a": "x" * 500, "b": "y" * 500, "c": "z" * 500}))
+    for status_name, fault in (("SERVER", {"status": 503}), ("REJECTED", {"status": 422}),
+                               ("TRANSPORT", {"status": 409}), ("TIMEOUT", {"status": 408}),
+                               ("RATE_LIMITED", {"status": 429})):
+        device.track("e")
+        capture.add_faults(fault)
+        record(status_name, device.flush)
+    device.set_online(False)
+    device.track("e")
+    record("OFFLINE", device.flush)
+    device.shutdown()
+    record("NOT_INITIALIZED", lambda: device.track("closed"))
+    wrong = {name: got for name, got in seen.items() if got != P.STATUS[name]}
+    assert not wrong, f"exceptions must carry their status (name: status carried): {wrong}"
+
+
+@pytest.mark.clause("C51")
+def test_last_error_describes_the_most_recent_failure(device, capture):
+    """Capability last_error (honch-micropython 0.3.1)."""
+    quiet(device, connectivity_callback=ONLINE_CALLBACK)
+    before = device.last_error()
+    assert set(before) == set(P.LAST_ERROR_KEYS), before
+    assert (before["status"], before["reason"]) == ("ok", "none"), before
+    assert all(before[k] is None for k in ("http", "os_error", "message", "component")), before
+
+    capture.add_faults({"status": 401})
+    with raises("RejectedError"):
+        device.flush()
+    rejected = device.last_error()
+    assert (rejected["status"], rejected["reason"], rejected["http"], rejected["component"]) == \
+        ("rejected", P.LAST_ERROR_REASONS_BY_HTTP[401], 401, "server"), rejected
+    assert capture.key not in str(rejected), "last_error() must never hold the project key"
+
+    device.track("kept")
+    device.flush()  # a success does not clear the record
+    assert device.last_error()["reason"] == "auth_invalid_key"
+
+    device.track("e")
+    capture.add_faults({"status": 429})
+    device.connected()  # a deferred flush: the next tick() sends
+    device.pump(50)  # tick() raises nothing; its outcome is still recorded
+    limited = device.last_error()
+    assert (limited["status"], limited["reason"], limited["http"]) == ("rate limited", "rate_limited", 429), limited
+
+    device.set_online(False)
+    with raises("OfflineError"):
+        device.flush()
+    assert (device.last_error()["reason"], device.last_error()["component"]) == ("offline", "scheduler")
+    with raises("InvalidArgumentError"):
+        device.track("")
+    invalid = device.last_error()
+    assert (invalid["status"], invalid["component"]) == ("invalid argument", "api"), invalid
+    assert isinstance(invalid["message"], str) and invalid["message"], invalid

@@ -6,21 +6,21 @@ import re
 
 import pytest
 
-from harness.conformance_support import delivered_messages, drain_boot, names, quiet, raises
+from harness.conformance_support import delivered_messages, drain_boot, flush_all, names, quiet, raises
 
 SESSION_ID_RE = re.compile(r"^sess_[0-9a-f]{32}$")
 
 
 @pytest.mark.clause("C45", "C40")
 def test_identify_queues_identify_with_the_previous_id_and_later_events_use_the_new_one(device, capture):
-    quiet(device, flush_max_batches=10)
+    quiet(device)
     drain_boot(device, capture)
     device_id = device.get_device_id()
     device.track("before")
     device.identify("user-42", {"plan": "pro"})
     device.track("after")
     device.identify("user-43")
-    device.flush()
+    flush_all(device)
     events = capture.events()[1:]
     assert names(events) == ["before", "$identify", "after", "$identify"], names(events)
     assert [e["distinct_id"] for e in events] == [device_id, "user-42", "user-42", "user-43"]
@@ -34,7 +34,7 @@ def test_identify_queues_identify_with_the_previous_id_and_later_events_use_the_
 
 @pytest.mark.clause("C46", "C40", "C4")
 def test_session_ids_and_session_start_during_a_session(device, capture):
-    quiet(device, flush_max_batches=10)
+    quiet(device)
     drain_boot(device, capture)
     with raises("InvalidArgumentError"):
         device.session_start(7)
@@ -50,7 +50,7 @@ def test_session_ids_and_session_start_during_a_session(device, capture):
     device.session_start()
     device.session_end()
     device.track("outside-again")
-    device.flush()
+    flush_all(device)
     events = capture.events()[1:]
     assert names(events) == ["outside", "$session_start", "in-walk", "$session_end", "$session_start", "in-run",
                              "$session_end", "$session_start", "$session_end", "outside-again"], names(events)
@@ -96,7 +96,7 @@ def test_set_property_and_get_device_id(device, capture):
 
 
 @pytest.mark.clause("C48")
-@pytest.mark.requires_tags("battery")
+@pytest.mark.requires_tags("host_hooks")
 def test_battery_low_is_latched_until_recovery_or_reset(device, capture):
     quiet(device, battery_low_threshold=15, host_hooks={"battery": 50})
     drain_boot(device, capture)

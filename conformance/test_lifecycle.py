@@ -26,7 +26,7 @@ def test_construction_queues_exactly_device_boot_and_sends_nothing(device, captu
 
 
 @pytest.mark.clause("C8")
-@pytest.mark.requires_tags("persistent_state")
+@pytest.mark.requires_tags("host_hooks")
 def test_changed_firmware_version_queues_firmware_update_before_boot(device, capture, tmp_path):
     state = str(tmp_path / "honch-state")
     quiet(device, firmware_version="1.0.0", host_hooks={"state_path": state})

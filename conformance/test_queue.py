@@ -7,7 +7,7 @@ import pytest
 from harness import protocol as P
 from harness.agent.codec import ONLINE_CALLBACK, EventBuffer
 from harness.conformance_support import (
-    delivered_messages, drain_boot, quiet, raises, uploads, user_events,
+    delivered_messages, drain_boot, flush_all, quiet, raises, uploads, user_events,
 )
 from harness.wire import Event, WireError, decode_message, encode_message
 
@@ -15,12 +15,12 @@ from harness.wire import Event, WireError, decode_message, encode_message
 @pytest.mark.clause("C38")
 def test_events_go_out_in_queueing_order_and_capacity_drops_the_oldest(device, capture):
     capacity = 5
-    quiet(device, max_queued_events=capacity, batch_size=2, flush_max_batches=10)
+    quiet(device, max_queued_events=capacity, batch_size=2)
     for i in range(capacity + 2):
         device.track("e", {"i": i})  # with $device_boot: 8 enqueues, 3 dropped
     stats = device.queue_stats()
     assert stats["queued_events"] == capacity and stats["capacity_dropped_events"] == 3, stats
-    device.flush()
+    flush_all(device)
     got = [e["properties"]["i"] for e in capture.events()]
     assert got == [2, 3, 4, 5, 6], f"the newest {capacity} events, oldest first, got {got}"
 
@@ -43,22 +43,22 @@ def test_a_record_larger_than_the_event_buffer_is_refused_and_evicts_nothing(dev
 
 @pytest.mark.clause("C40")
 def test_messages_hold_at_most_batch_size_events(device, capture):
-    quiet(device, batch_size=3, flush_max_batches=10)
+    quiet(device, batch_size=3)
     for i in range(6):
         device.track("e", {"i": i})
-    device.flush()
+    flush_all(device)
     assert [len(m.events) for _, m in delivered_messages(capture)] == [3, 3, 1]
 
 
 @pytest.mark.clause("C40", "C4")
 def test_a_message_is_the_longest_prefix_within_the_sdk_limits(device, capture):
-    quiet(device, batch_size=P.MAX_BATCH_SIZE, flush_max_batches=20)
+    quiet(device, batch_size=P.MAX_BATCH_SIZE)
     drain_boot(device, capture)
     # each event carries 450 distinct string bytes: 2048 string bytes per message cut the batch
     sent_props = [{"text": chr(ord("a") + i) * 450, "i": i} for i in range(9)]
     for props in sent_props:
         device.track("wide", props)
-    device.flush()
+    flush_all(device)
     sent = delivered_messages(capture)[1:]
     counts = [len(m.events) for _, m in sent]
     assert sum(counts) == 9 and len(counts) > 1, counts

@@ -80,6 +80,18 @@ def test_below_the_threshold_the_first_tick_after_the_interval_sends(device, cap
 
 
 @pytest.mark.clause("C19")
+def test_flush_sends_one_complete_message_by_default(device, capture):
+    quiet(device, batch_size=2)
+    drain_boot(device, capture)
+    for i in range(5):
+        device.track("e", {"i": i})
+    device.flush()
+    sent = delivered_messages(capture)[1:]
+    assert [len(m.events) for _, m in sent] == [2], sent
+    assert device.queue_stats()["queued_events"] == 3
+
+
+@pytest.mark.clause("C50")
 def test_flush_sends_up_to_flush_max_batches_complete_messages(device, capture):
     quiet(device, batch_size=2, flush_max_batches=2)
     drain_boot(device, capture)

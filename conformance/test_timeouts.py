@@ -82,7 +82,7 @@ def test_a_refused_connection_raises_transport_and_keeps_the_events(device, capt
 
 @pytest.mark.clause("C27", "C38")
 def test_a_lost_response_yields_at_most_one_duplicate_and_no_loss(device, capture):
-    quiet(device, batch_size=3, flush_max_batches=1)
+    quiet(device, batch_size=3)
     drain_boot(device, capture)
     for i in range(5):
         device.track("e", {"i": i})

@@ -17,7 +17,7 @@ import pytest
 
 from harness import protocol as P
 from harness.conformance_support import (
-    STREAM_ID_RE, attempts, delivered_messages, drain_boot, names, quiet, raises, sized_event, uploads,
+    STREAM_ID_RE, attempts, delivered_messages, drain_boot, flush_all, names, quiet, raises, sized_event, uploads,
     user_events,
 )
 from harness.wire import F64, Int, Reserved, UInt, encode_message
@@ -42,9 +42,9 @@ def _session_mix(device):
 
 @pytest.mark.clause("C1")
 def test_every_upload_is_one_post_of_one_frame_with_the_contract_headers(device, capture):
-    quiet(device, batch_size=2, flush_max_batches=10)
+    quiet(device, batch_size=2)
     _session_mix(device)
-    device.flush()
+    flush_all(device)
     ups = uploads(capture)
     assert len(ups) >= 4, f"expected the queue to go out in several messages, got {ups}"
     path = _device_capture_path(device)
@@ -108,10 +108,10 @@ def test_stream_id_is_fresh_after_a_board_reset(board, device, capture):
 
 @pytest.mark.clause("C3")
 def test_message_id_is_seed_plus_first_sequence(device, capture):
-    quiet(device, batch_size=2, flush_max_batches=10)
+    quiet(device, batch_size=2)
     for i in range(4):
         device.track("e", {"i": i})  # sequences 2..5 after $device_boot (1)
-    device.flush()
+    flush_all(device)
     device.track("later")  # sequence 6
     device.flush()
     sent = delivered_messages(capture)
@@ -134,12 +134,12 @@ def _context_ids(message):
 
 @pytest.mark.clause("C4")
 def test_messages_are_canonical_within_sdk_limits_with_the_required_context(device, capture):
-    quiet(device, batch_size=50, flush_max_batches=20)
+    quiet(device, batch_size=50)
     _session_mix(device)
     # strings close to the SDK limits force the longest-prefix cut (W8, contract 6.3)
     for i in range(6):
         device.track("wide", {"text": chr(ord("a") + i) * 500, "i": i})
-    device.flush()
+    flush_all(device)
     sent = delivered_messages(capture)
     assert sum(len(m.events) for _, m in sent) == 13, [names(capture.events())]
     assert len(sent) >= 3, "six 500-byte strings cannot fit a 2048-string-byte message"

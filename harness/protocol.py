@@ -270,7 +270,7 @@ CLAUSES = {
     "C16": ("scheduling", "tick() makes at most one request, never raises"),
     "C17": ("scheduling", "tick() idle while no flush is due"),
     "C18": ("scheduling", "threshold and interval trigger tick() uploads"),
-    "C19": ("scheduling", "flush() sends up to flush_max_batches, empty flush is silent"),
+    "C19": ("scheduling", "flush() sends a whole message, ignores backoff; empty flush is silent"),
     "C20": ("scheduling", "multi-frame: consumed after final 204, one frame per tick"),
     "C21": ("rate-limit", "min spacing: flush() RateLimitedError inside the window"),
     "C22": ("rate-limit", "429 raises RateLimitedError and schedules the retry"),
@@ -288,7 +288,7 @@ CLAUSES = {
     "C34": ("crash", "backtrace format and 192-byte budget"),
     "C35": ("crash", "excepthook install/uninstall"),
     "C36": ("errors", "report_log_error coalescing and dropped count"),
-    "C37": ("errors", "status to exception mapping"),
+    "C37": ("errors", "status to exception class and status text"),
     "C38": ("queue", "FIFO order, drop-oldest at capacity"),
     "C39": ("queue", "event larger than the buffer refused"),
     "C40": ("queue", "message formation: identity, batch size, longest prefix"),
@@ -300,8 +300,40 @@ CLAUSES = {
     "C46": ("identity", "session ids and session_start during a session"),
     "C47": ("identity", "set_property() and get_device_id()"),
     "C48": ("identity", "$battery_low latch (host)"),
+    "C49": ("errors", "exceptions carry the int status attribute"),
+    "C50": ("scheduling", "flush() sends up to flush_max_batches messages"),
+    "C51": ("errors", "last_error() describes the most recent failure"),
 }
 HOST_ONLY_CLAUSES = ("C48",)
+
+#: What a port may offer beyond the published API (honch-micropython 0.3.1), detected
+#: by the agent's info() through the public API and given to the board as tags
+#: (docs/porting.md). name -> what it means.
+CAPABILITIES = {
+    "status_attr": "exceptions carry the contract-3 status as an int `status` attribute",
+    "flush_max_batches": "the flush_max_batches option (more than one message per flush())",
+    "last_error": "Honch.last_error() (honch-micropython 0.3.1)",
+    "stream_id": "Honch.stream_id() (the harness takes stream ids from the server's records)",
+    "host_hooks": "host hooks of the C core (battery, persistent state, crash report of the previous boot)",
+    "excepthook": "sys.excepthook exists and install_error_hook() chains onto it",
+}
+#: Extension clauses: only ports with the capability must meet them (contract section 13).
+CLAUSE_CAPABILITY = {
+    "C35": "excepthook",
+    "C48": "host_hooks",
+    "C49": "status_attr",
+    "C50": "flush_max_batches",
+    "C51": "last_error",
+}
+#: Keys of last_error() (C51) and its reasons (core/include/honch/honch.h HONCH_REASON_*;
+#: other failures carry the snake_case name of their status).
+LAST_ERROR_KEYS = ("status", "reason", "http", "os_error", "message", "component")
+LAST_ERROR_REASONS_BY_HTTP = {
+    400: "bad_request", 401: "auth_invalid_key", 403: "forbidden", 404: "not_found",
+    408: "request_timeout", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
+    422: "unprocessable", 429: "rate_limited",
+}
+LAST_ERROR_COMPONENTS = ("api", "scheduler", "transport", "server", "queue")
 QUEUE_STATS_KEYS = (
     "queued_events", "queued_bytes", "buffer_bytes", "high_water_events", "high_water_bytes",
     "capacity_dropped_events", "oversized_rejected_events", "enqueue_failures", "dead_lettered_events",

@@ -1,21 +1,34 @@
 """The exception classes of the contract (section 3) and the status -> class map.
 
-MicroPython-compatible: this module is frozen into the firmware unchanged.
+The same classes, hierarchy and constructor as the published wrapper
+(honch-micropython 0.3.1): ``HonchError(*args)`` like any Exception. Errors the SDK
+raises for a status also carry ``status`` (the int of contract 3) and ``detail``
+(what exactly was wrong, or None); a class raised without a status carries its
+default. MicroPython-compatible: this module is frozen into the firmware unchanged
+and imports without ``_honch_core``.
 """
 
-# Status texts indexed by status value (contract 3). tests/host/test_host_errors.py
-# checks this copy against harness.protocol.STATUSES, the project's one source.
+# Contract 3, indexed by status value. tests/host/test_host_errors.py checks this
+# copy against harness.protocol.STATUSES, the project's one source, and against the
+# core's ERROR_* constants.
 _STATUS_TEXTS = (
     "ok", "invalid argument", "out of memory", "io error", "transport error", "rate limited",
     "server error", "rejected", "not initialized", "already initialized", "queue full",
     "timeout", "internal error", "busy", "not supported", "offline",
 )
-
-import _honch_core as _core
-
-# Status values come from the core, the one implementation of the contract.
-INVALID_ARGUMENT = _core.ERROR_INVALID_ARGUMENT
-BUSY = _core.ERROR_BUSY
+INVALID_ARGUMENT = 1
+IO = 3
+TRANSPORT = 4
+RATE_LIMITED = 5
+SERVER = 6
+REJECTED = 7
+NOT_INITIALIZED = 8
+QUEUE_FULL = 10
+TIMEOUT = 11
+INTERNAL = 12
+BUSY = 13
+NOT_SUPPORTED = 14
+OFFLINE = 15
 
 
 def status_text(status):
@@ -26,75 +39,72 @@ def status_text(status):
 
 
 class HonchError(Exception):
-    """Base of every SDK error. ``status`` is the contract-3 status value and
-    ``str(exc)`` its text; ``detail`` (or None) says what exactly went wrong."""
+    """Base of every SDK error; ``status`` is its contract-3 status value."""
 
-    default_status = _core.ERROR_INTERNAL  # when constructed without a status
-
-    def __init__(self, status=None, detail=None):
-        if status is None:
-            status = self.default_status
-        super().__init__(status_text(status))
-        self.status = status
-        self.detail = detail
-        if detail:
-            # CPython >= 3.11 prints notes under the traceback; MicroPython has none.
-            add_note = getattr(self, "add_note", None)
-            if add_note is not None:
-                add_note(detail)
+    status = INTERNAL
+    detail = None
 
 
 class InvalidArgumentError(HonchError):
-    default_status = _core.ERROR_INVALID_ARGUMENT
+    status = INVALID_ARGUMENT
 
 
 class StorageError(HonchError):
-    default_status = _core.ERROR_QUEUE_FULL
+    status = QUEUE_FULL
 
 
 class TransportError(HonchError):
-    default_status = _core.ERROR_TRANSPORT
+    status = TRANSPORT
 
 
 class OfflineError(TransportError):
-    default_status = _core.ERROR_OFFLINE
+    status = OFFLINE
 
 
 class RateLimitedError(TransportError):
-    default_status = _core.ERROR_RATE_LIMITED
+    status = RATE_LIMITED
 
 
 class ServerError(TransportError):
-    default_status = _core.ERROR_SERVER
+    status = SERVER
 
 
 class RejectedError(HonchError):
-    default_status = _core.ERROR_REJECTED
-
-
-class NotInitializedError(HonchError):
-    default_status = _core.ERROR_NOT_INITIALIZED
+    status = REJECTED
 
 
 class CompressionUnavailableError(HonchError):
     """Kept for API compatibility; wire v2 never compresses, so nothing raises it."""
-    default_status = _core.ERROR_NOT_SUPPORTED
+    status = NOT_SUPPORTED
+
+
+class NotInitializedError(HonchError):
+    status = NOT_INITIALIZED
 
 
 _CLASS_BY_STATUS = {
-    _core.ERROR_INVALID_ARGUMENT: InvalidArgumentError,
-    _core.ERROR_IO: StorageError,
-    _core.ERROR_TRANSPORT: TransportError,
-    _core.ERROR_RATE_LIMITED: RateLimitedError,
-    _core.ERROR_SERVER: ServerError,
-    _core.ERROR_REJECTED: RejectedError,
-    _core.ERROR_NOT_INITIALIZED: NotInitializedError,
-    _core.ERROR_QUEUE_FULL: StorageError,
-    _core.ERROR_TIMEOUT: TransportError,
-    _core.ERROR_OFFLINE: OfflineError,
+    INVALID_ARGUMENT: InvalidArgumentError,
+    IO: StorageError,
+    TRANSPORT: TransportError,
+    RATE_LIMITED: RateLimitedError,
+    SERVER: ServerError,
+    REJECTED: RejectedError,
+    NOT_INITIALIZED: NotInitializedError,
+    QUEUE_FULL: StorageError,
+    TIMEOUT: TransportError,
+    OFFLINE: OfflineError,
 }
 
 
 def error_for_status(status, detail=None):
-    """The exception instance the contract prescribes for ``status``."""
-    return _CLASS_BY_STATUS.get(status, HonchError)(status, detail)
+    """The exception the contract prescribes for ``status``: message the status text,
+    ``status`` and ``detail`` attributes."""
+    exc = _CLASS_BY_STATUS.get(status, HonchError)(status_text(status))
+    exc.status = status
+    exc.detail = detail
+    if detail:
+        # CPython >= 3.11 prints notes under the traceback; MicroPython has none.
+        add_note = getattr(exc, "add_note", None)
+        if add_note is not None:
+            add_note(detail)
+    return exc

@@ -79,9 +79,29 @@ def test_upstream_copies_are_verbatim_when_the_upstream_tree_is_present():
     upstream = REPO_ROOT.parent / "shared"
     if not upstream.is_dir():
         return  # a CI clone has only the copies; nothing to compare against
-    for name in ("contract.md", "wire-v2.md"):
-        assert (SPEC / name).read_bytes() == (upstream / "spec" / name).read_bytes()
+    assert (SPEC / "wire-v2.md").read_bytes() == (upstream / "spec" / "wire-v2.md").read_bytes()
+    # The contract copy carries the project's changes (issue 9, stated at its top) and
+    # keeps every upstream clause.
+    ours, theirs = (SPEC / "contract.md").read_text(), (upstream / "spec" / "contract.md").read_text()
+    assert "*Project copy.*" in ours
+    clause = re.compile(r"^\* \*\*(C\d+)\*\*", flags=re.M)
+    assert set(clause.findall(theirs)) <= set(clause.findall(ours))
     ours = REPO_ROOT / "conformance/vectors/upstream"
     for src in (upstream / "vectors/upstream").rglob("*.json"):
         rel = src.relative_to(upstream / "vectors/upstream")
         assert (ours / rel).read_bytes() == src.read_bytes(), rel
+
+
+def test_extension_clauses_are_the_ones_marked_with_a_capability():
+    text = (SPEC / "contract.md").read_text()
+    marked = dict(re.findall(r"^\* \*\*(C\d+)\*\* (?:\*\(host\)\* )?\*\(capability (\w+)\)\*", text, flags=re.M))
+    assert marked == protocol.CLAUSE_CAPABILITY
+    assert set(marked.values()) <= set(protocol.CAPABILITIES)
+
+
+def test_last_error_reasons_match_the_core_header():
+    header = (REPO_ROOT / "core" / "include" / "honch" / "honch.h").read_text()
+    for http, reason in protocol.LAST_ERROR_REASONS_BY_HTTP.items():
+        assert re.search(r'#define HONCH_REASON_\w+ "%s"\s+/\* %d \*/' % (reason, http), header), (http, reason)
+    components = re.findall(r'#define HONCH_COMPONENT_\w+ "(\w+)"', header)
+    assert tuple(components) == protocol.LAST_ERROR_COMPONENTS

@@ -365,6 +365,8 @@ honch_str_t *honch_crash_report_field(honch_crash_report_t *r, const char *key, 
                                         "component",  "firmware_build_id", "exception_cause", "fault_pc",
                                         "fault_addr", "backtrace", "task_name",    "crash_id"};
     if (!r || !key) return NULL;
+    /* The published wrapper's report is {"message", "type", "backtrace"}. */
+    if (hc_str_eq(key, len, "type", 4)) return &r->exception_cause;
     for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
         if (hc_str_eq(key, len, names[i], strlen(names[i]))) return (honch_str_t *)crash_str(r, i);
     return NULL;
@@ -635,7 +637,17 @@ int honch_report_crash(honch_client_t *client, const honch_crash_report_t *repor
     int st = enter(c);
     if (st) return st;
     if (!report) return HONCH_STATUS_INVALID_ARGUMENT;
-    return c->crash_done ? HONCH_STATUS_OK : queue_crash(c, report);
+    if (c->crash_done) return HONCH_STATUS_OK;
+    /* A Python exception (11.4): source "exception" when it names its type, and
+     * str(exc) cut to the longest prefix within the limit, not left out. */
+    honch_crash_report_t r = *report;
+    if (!r.source.ptr && r.exception_cause.ptr) {
+        r.source.ptr = "exception";
+        r.source.len = 9;
+    }
+    if (r.message.ptr && hc_utf8_valid(r.message.ptr, r.message.len))
+        r.message.len = hc_utf8_cut(r.message.ptr, r.message.len, HONCH_CRASH_MESSAGE_MAX_BYTES);
+    return queue_crash(c, &r);
 }
 
 int honch_connectivity_changed(honch_client_t *client, bool connected) {

@@ -57,6 +57,7 @@ size_t hc_utf8_cut(const char *s, size_t n, size_t max);
 void hc_hex(char *out, const uint8_t *in, size_t n);
 bool hc_str_eq(const char *a, size_t an, const char *b, size_t bn);
 uint64_t hc_add_sat(uint64_t a, uint64_t b);
+size_t hc_cstr_len(const char *s);
 
 /* --- writer (two-pass record writer) -------------------------------------- */
 
@@ -170,16 +171,29 @@ typedef struct hc_client {
     char head_distinct[HONCH_MAX_DISTINCT_ID_BYTES];
     char head_session[HONCH_SESSION_ID_CHARS];
 
+    /* the most recent failure (honch_last_error) */
+    uint8_t le_fresh; /* recorded by the scheduler since the port last noted a failure */
+    int16_t le_status;
+    uint16_t le_http;
+    int32_t le_os_error;
+    const char *le_reason, *le_component;
+    char le_message[HONCH_LAST_ERROR_MESSAGE_BYTES + 1];
+
     /* the pending message (W5.6) */
     uint32_t msg_start, msg_len, msg_next, msg_id, msg_events;
     uint64_t msg_first_seq, msg_last_seq;
     uint8_t frame_fields[1 + 3 * 10];
     uint8_t crc_le[2];
     uint8_t msg[HONCH_MAX_MESSAGE_BYTES + 1];
+
 } hc_client_t;
 
 #define HC(c) ((hc_client_t *)(void *)(c))
 #define HCC(c) ((const hc_client_t *)(const void *)(c))
+
+/* Record the most recent failure (honch_last_error); message[0..message_len) or NULL for the status text. */
+void hc_note(hc_client_t *c, int status, const char *reason, const char *component, int http, int os_error,
+             const char *message, size_t message_len);
 
 /* --- queue (honch_queue.c) -------------------------------------------------- */
 

@@ -95,6 +95,46 @@ int hc_classify(const honch_response_t *r, bool final_frame) {
     return HONCH_STATUS_TRANSPORT; /* 409, 1xx, 3xx, anything else */
 }
 
+/* --- the most recent failure (honch_last_error) ------------------------------ */
+
+static const struct {
+    uint16_t http;
+    const char *reason;
+} http_reasons[] = {
+    {400, HONCH_REASON_BAD_REQUEST},      {401, HONCH_REASON_AUTH_INVALID_KEY},
+    {403, HONCH_REASON_FORBIDDEN},        {404, HONCH_REASON_NOT_FOUND},
+    {408, HONCH_REASON_REQUEST_TIMEOUT},  {409, HONCH_REASON_CONFLICT},
+    {413, HONCH_REASON_PAYLOAD_TOO_LARGE}, {415, HONCH_REASON_UNSUPPORTED_MEDIA_TYPE},
+    {422, HONCH_REASON_UNPROCESSABLE},    {429, HONCH_REASON_RATE_LIMITED},
+};
+
+static const char *http_reason(int st, int http) {
+    for (unsigned i = 0; i < sizeof http_reasons / sizeof http_reasons[0]; i++)
+        if (http_reasons[i].http == http) return http_reasons[i].reason;
+    if (st == HONCH_STATUS_SERVER) return HONCH_REASON_SERVER_ERROR;
+    if (st == HONCH_STATUS_REJECTED) return HONCH_REASON_REJECTED;
+    return HONCH_REASON_UNEXPECTED_STATUS;
+}
+
+/* A failure the scheduler found; the port's honch_note_error keeps it (le_fresh). */
+static void note(hc_client_t *c, int st, const char *reason, const char *component, int http, int os_error,
+                 const char *message) {
+    hc_note(c, st, reason, component, http, os_error, message, hc_cstr_len(message));
+    c->le_fresh = 1;
+}
+
+static void note_outcome(hc_client_t *c, int st, const honch_response_t *r) {
+    if (r->outcome == HONCH_POST_HTTP)
+        note(c, st, http_reason(st, r->http_status), HONCH_COMPONENT_SERVER, r->http_status, 0,
+             r->http_status == 401 ? "capture refused the project key" : NULL);
+    else if (r->outcome == HONCH_POST_TIMEOUT)
+        note(c, st, HONCH_REASON_TIMEOUT, HONCH_COMPONENT_TRANSPORT, 0, r->os_error,
+             "no answer within transport_timeout_ms");
+    else
+        note(c, st, HONCH_REASON_CONNECTION_FAILED, HONCH_COMPONENT_TRANSPORT, 0, r->os_error,
+             "the request failed before an answer arrived");
+}
+
 /* --- messages and frames ------------------------------------------------------ */
 
 static void say(hc_client_t *c, const char *msg) {
@@ -149,6 +189,8 @@ int hc_form_message(hc_client_t *c) {
         hc_q_pop(c, false);
         c->dead_lettered++;
         say(c, "honch: an event too large to encode alone was dead-lettered");
+        note(c, HONCH_STATUS_REJECTED, HONCH_REASON_UNDELIVERABLE, HONCH_COMPONENT_QUEUE, 0, 0,
+             "an event too large to encode alone was dead-lettered");
         return HONCH_STATUS_REJECTED;
     }
     uint16_t crc = hc_crc16(HC_CRC_INIT, c->msg + c->msg_start, c->msg_len);
@@ -163,6 +205,8 @@ int hc_form_message(hc_client_t *c) {
     if (!hc_frames_fit(c->msg_len, c->msg_id, HONCH_MAX_FRAME)) {
         /* W5.5: an encoding failure; the caller dead-letters the message without a request. */
         say(c, "honch: a message the frame limit cannot carry was dead-lettered");
+        note(c, HONCH_STATUS_REJECTED, HONCH_REASON_UNDELIVERABLE, HONCH_COMPONENT_QUEUE, 0, 0,
+             "a message the frame limit cannot carry was dead-lettered");
         return HONCH_STATUS_REJECTED;
     }
     return HONCH_STATUS_OK;
@@ -223,9 +267,11 @@ static int send_frame(hc_client_t *c) {
     resp.http_status = 0;
     resp.retry_after = NULL;
     resp.retry_after_len = 0;
+    resp.os_error = 0;
     c->plat.post(c->plat.ctx, &req, &resp);
 
     int st = hc_classify(&resp, final);
+    if (st != HONCH_STATUS_OK) note_outcome(c, st, &resp);
     uint32_t ra = 0;
     if (st == HONCH_STATUS_OK) {
         if (final) {
@@ -305,11 +351,14 @@ int honch_flush(honch_client_t *client, bool online) {
     if (!online) {
         if (pending_work(c)) c->flush_requested = 1;
         st = HONCH_STATUS_OFFLINE;
+        note(c, st, HONCH_REASON_OFFLINE, HONCH_COMPONENT_SCHEDULER, 0, 0, "connectivity reports offline");
     } else if (!pending_work(c)) {
         c->flush_requested = 0;
     } else if (spacing_blocks(c, c->plat.monotonic_ms(c->plat.ctx))) {
         c->flush_requested = 1;
         st = HONCH_STATUS_RATE_LIMITED;
+        note(c, st, HONCH_REASON_MIN_INTERVAL, HONCH_COMPONENT_SCHEDULER, 0, 0,
+             "flush_min_interval_ms has not passed since the last upload");
     } else {
         st = send_messages(c, c->max_batches);
     }

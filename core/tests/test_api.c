@@ -565,6 +565,9 @@ TEST(test_crash_report_c32_c33) {
     CHECK_EQ(id[32], '"');
 }
 
+#define MSG160 "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm" \
+               "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
+
 TEST(test_crash_property_table_contract_11_4) {
     start_default();
     tc_flush(0);
@@ -576,7 +579,7 @@ TEST(test_crash_property_table_contract_11_4) {
     r.source = (honch_str_t){"meteor", 6};           /* not in the list */
     r.severity = (honch_str_t){"catastrophic", 12};  /* unknown -> fatal */
     r.reset_reason = (honch_str_t){"watchdog", 8};
-    r.message = (honch_str_t){longmsg, 161};         /* too long: left out */
+    r.message = (honch_str_t){longmsg, 161};         /* an exception's message: cut to 160 */
     r.component = (honch_str_t){"  ", 2};            /* blank: left out */
     r.firmware_build_id = (honch_str_t){"b-1", 3};
     r.fault_pc = (honch_str_t){"0x0800123456789abc", 18};
@@ -588,9 +591,28 @@ TEST(test_crash_property_table_contract_11_4) {
     r.coredump_available = true;
     CHECK_EQ(honch_report_crash(&tc, &r), 0);
     CHECK_CONTAINS(tc_flush(0), "\"$crash\" +0 {source: \"unknown\", severity: \"fatal\", reset_reason: \"watchdog\", "
-                                "summary_version: 3, firmware_build_id: \"b-1\", fault_pc: \"0x0800123456789abc\", "
-                                "task_name: \"main\", coredump_available: true, "
+                                "summary_version: 3, message: \"" MSG160 "\", firmware_build_id: \"b-1\", "
+                                "fault_pc: \"0x0800123456789abc\", task_name: \"main\", coredump_available: true, "
                                 "crash_id: \"0123456789abcdef0123456789abcdef\"}");
+}
+
+TEST(test_reported_crash_in_the_published_wrappers_shape) {
+    /* honch-micropython 0.3.1 reports {"message", "type", "backtrace"}: "type" is the
+     * exception_cause, source becomes "exception", a long message is cut on a
+     * character boundary (11.4, Python exceptions). */
+    start_default();
+    tc_flush(0);
+    char msg[170];
+    memset(msg, 'a', 159);
+    memcpy(msg + 159, "\xc3\xa9zzzzzzzzz", 11); /* an 2-byte character across byte 160 */
+    honch_crash_report_t r;
+    memset(&r, 0, sizeof r);
+    *honch_crash_report_field(&r, "type", 4) = (honch_str_t){"ValueError", 10};
+    r.message = (honch_str_t){msg, 170};
+    CHECK_EQ(honch_report_crash(&tc, &r), 0);
+    const char *d = tc_flush(0);
+    CHECK_CONTAINS(d, "{source: \"exception\", severity: \"fatal\", message: \"");
+    CHECK_CONTAINS(d, "aaaa\", exception_cause: \"ValueError\", crash_id: ");
 }
 
 TEST(test_crash_report_at_construction) {

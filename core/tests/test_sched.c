@@ -655,3 +655,53 @@ TEST(test_a_message_sent_once_is_never_rebased_w5_6_contract_5) {
     fk.wall = 1700000100000ull;
     CHECK_CONTAINS(tc_flush(0), "dts=2 ");
 }
+
+static honch_last_error_t last_error(void) {
+    honch_last_error_t e;
+    CHECK_EQ(honch_last_error(&tc, &e), HONCH_STATUS_OK);
+    return e;
+}
+
+TEST(test_last_error_records_each_kind_of_failure_c51) {
+    setup();
+    start();
+    honch_last_error_t e = last_error();
+    CHECK_EQ(e.status, HONCH_STATUS_OK);
+    CHECK(strcmp(e.reason, "none") == 0 && e.component == NULL && e.http_status == 0 && e.message[0] == 0);
+    /* a delivery outcome of tick(), which returns OK */
+    fake_answer(401, NULL);
+    CHECK_EQ(honch_connectivity_changed(&tc, true), 0); /* a deferred flush: the tick is due */
+    CHECK_EQ(honch_tick(&tc, true), HONCH_STATUS_OK);
+    e = last_error();
+    CHECK_EQ(e.status, HONCH_STATUS_REJECTED);
+    CHECK(strcmp(e.reason, "auth_invalid_key") == 0 && strcmp(e.component, "server") == 0);
+    CHECK_EQ(e.http_status, 401);
+    CHECK(strstr(e.message, "test-project-key") == NULL);
+    /* a later success does not clear it */
+    CHECK_EQ(tc_track("x", NULL), 0);
+    CHECK_EQ(honch_flush(&tc, true), HONCH_STATUS_OK);
+    CHECK_EQ(last_error().status, HONCH_STATUS_REJECTED);
+    /* the port notes what it raises: a flush outcome keeps its specific record */
+    CHECK_EQ(tc_track("x", NULL), 0);
+    fake_answer(429, "3");
+    CHECK_EQ(honch_flush(&tc, true), HONCH_STATUS_RATE_LIMITED);
+    honch_note_error(&tc, HONCH_STATUS_RATE_LIMITED, NULL, 0);
+    e = last_error();
+    CHECK(strcmp(e.reason, "rate_limited") == 0 && e.http_status == 429);
+    /* a timeout carries the port's errno */
+    fake_fail(HONCH_POST_TIMEOUT);
+    CHECK_EQ(honch_flush(&tc, true), HONCH_STATUS_TIMEOUT);
+    e = last_error();
+    CHECK(strcmp(e.reason, "timeout") == 0 && strcmp(e.component, "transport") == 0 && e.http_status == 0);
+    /* offline, then an argument failure noted by the port with its detail */
+    CHECK_EQ(honch_flush(&tc, false), HONCH_STATUS_OFFLINE);
+    CHECK(strcmp(last_error().reason, "offline") == 0);
+    honch_note_error(&tc, HONCH_STATUS_INVALID_ARGUMENT, "name must be a str, not int", 27);
+    e = last_error();
+    CHECK(strcmp(e.reason, "invalid_argument") == 0 && strcmp(e.component, "api") == 0);
+    CHECK(strcmp(e.message, "name must be a str, not int") == 0);
+    /* a noted status without a fresh scheduler record gets the status's own reason and text */
+    honch_note_error(&tc, HONCH_STATUS_QUEUE_FULL, NULL, 0);
+    e = last_error();
+    CHECK(strcmp(e.reason, "queue_full") == 0 && strcmp(e.message, "queue full") == 0);
+}

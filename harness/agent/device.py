@@ -92,7 +92,11 @@ class Device:
         return self.call("session_end")
 
     def report_log_error(self, message, component=None):
-        return self.call("report_log_error", message, component)
+        """``client.report_log_error(message, component=...)``: component is keyword-only
+        in the published API."""
+        if component is None:
+            return self.call("report_log_error", message)
+        return self.call("report_log_error", message, component=component)
 
     def install_error_hook(self) -> bool:
         return self.call("install_error_hook")
@@ -127,7 +131,12 @@ class Device:
     def queue_stats(self) -> dict:
         return self.call("queue_stats")
 
+    def last_error(self) -> dict:
+        """Capability ``last_error`` (honch-micropython 0.3.1)."""
+        return self.call("last_error")
+
     def stream_id(self) -> str:
+        """Capability ``stream_id``; tests take the stream id from the server's records."""
         return self.call("stream_id")
 
     # --- harness ops -----------------------------------------------------------------

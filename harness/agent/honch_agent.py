@@ -185,6 +185,7 @@ class Agent:
         self.battery = -1
         self.tether_seq = 0
         self.tether_on = False
+        self.tether_bare_status = False
         self.base_hook_calls = []
         self.running = True
         self._saved_transport = None
@@ -336,6 +337,11 @@ class Agent:
             self.honch = honch
         return self.honch
 
+    def op_wrapper(self):
+        """Where ``honch`` came from and its version (which wrapper this board runs)."""
+        honch = self._import_honch()
+        return {"file": getattr(honch, "__file__", None), "version": getattr(honch, "__version__", None)}
+
     def _client(self):
         if self.client is None:
             raise AgentError("no client on the device: call init first")
@@ -384,14 +390,54 @@ class Agent:
         try:
             import _honch_core
             info["honch_core"] = True
-            info["sdk_version"] = _honch_core.SDK_VERSION
             info["sdk_platform"] = getattr(_honch_core, "PLATFORM", None)
         except ImportError:
+            _honch_core = None
             info["honch_core"] = False
-            info["sdk_version"] = None
             info["sdk_platform"] = None
+        try:
+            honch = self._import_honch()
+        except ImportError as exc:
+            honch = None
+            info["wrapper_error"] = str(exc)
+        # The port's own version, from the public API: information, never a requirement.
+        version = getattr(honch, "__version__", None) if honch is not None else None
+        if version is None and _honch_core is not None:
+            version = getattr(_honch_core, "SDK_VERSION", getattr(_honch_core, "__version__", None))
+        info["sdk_version"] = version
+        info["wrapper_file"] = getattr(honch, "__file__", None) if honch is not None else None
+        info["capabilities"] = self._capabilities(honch, _honch_core) if honch is not None else []
         info["tether"] = self.tether_on
         return info
+
+    def _capabilities(self, honch, core):
+        """What this port offers beyond the published API (docs/porting.md), by probing it."""
+        found = []
+        cls = getattr(honch, "Honch", None)
+        if cls is None:
+            return found
+        try:  # construction without a configuration fails before any I/O
+            cls()
+        except Exception as exc:
+            if type(getattr(exc, "status", None)) is int:
+                found.append("status_attr")
+        try:
+            from honch import config as config_module
+            probe = config_module.HonchConfig(api_key="probe", device_id="probe", device_model="probe",
+                                              firmware_version="0", event_buffer=bytearray(1),
+                                              flush_max_batches=2)
+            if getattr(probe, "flush_max_batches", None) == 2:
+                found.append("flush_max_batches")
+        except Exception:
+            pass
+        for name in ("stream_id", "last_error"):
+            if hasattr(cls, name):
+                found.append(name)
+        if hasattr(cls, "_with_port_hooks") and core is not None and getattr(core, "PLATFORM", None) == "posix":
+            found.append("host_hooks")
+        if hasattr(sys, "excepthook") and hasattr(cls, "install_error_hook"):
+            found.append("excepthook")
+        return found
 
     def op_gc(self):
         gc.collect()
@@ -443,8 +489,11 @@ class Agent:
                 hooks[key] = host_hooks[key]
             else:
                 raise AgentError("unknown host hook %r (known: battery, state_path, crash_report)" % (key,))
-        # the wrapper's internal constructor for host hooks (docs/sdk.md)
-        return honch.Honch._with_port_hooks(hooks, **config)
+        # the wrapper's internal constructor for host hooks (docs/sdk.md): capability host_hooks
+        with_hooks = getattr(honch.Honch, "_with_port_hooks", None)
+        if with_hooks is None:
+            raise AgentError("this port has no host hooks (capability host_hooks)")
+        return with_hooks(hooks, **config)
 
     def op_set_battery(self, level):
         self.battery = level
@@ -476,8 +525,6 @@ class Agent:
     def _raiser(self, cls, message, depth):
         if depth > 1:
             return self._raiser(cls, message, depth - 1)
-        if self.honch is not None and issubclass(cls, self.honch.HonchError):
-            raise cls(None, message)  # the SDK's classes take (status, detail)
         if message is None:
             raise cls()
         raise cls(message)
@@ -539,8 +586,11 @@ class Agent:
                 and getattr(hook, "__self__", None) is self,
                 "base_calls": len(self.base_hook_calls)}
 
-    def op_tether(self, enable=True):
+    def op_tether(self, enable=True, reply="status_and_retry_after"):
+        """Route honch_transport.post_chunk over the console. ``reply`` is what this port's
+        post_chunk returns: ``(status, retry_after)`` (contract 12) or a bare ``status``."""
         import honch_transport
+        self.tether_bare_status = reply == "status"
         if enable and not self.tether_on:
             self._saved_transport = getattr(honch_transport, "post_chunk", None)
             honch_transport.post_chunk = self.tether_post_chunk
@@ -580,6 +630,8 @@ class Agent:
                 raise OSError(ETIMEDOUT, msg.get("message") or "timeout")
             if err is not None:
                 raise OSError(ECONNREFUSED, msg.get("message") or err)
+            if self.tether_bare_status:
+                return msg["status"]
             return msg["status"], msg.get("retry_after")
 
     # --- main loop -----------------------------------------------------------------
@@ -627,7 +679,7 @@ class Agent:
 CLIENT_OPS = ("track", "identify", "set_property", "session_start", "session_end",
               "report_log_error", "install_error_hook", "uninstall_error_hook",
               "connectivity_changed", "connected", "disconnected", "tick", "flush", "reset",
-              "shutdown", "queue_stats", "get_device_id", "stream_id")
+              "shutdown", "queue_stats", "get_device_id", "last_error", "stream_id")
 
 
 def main():

@@ -84,10 +84,16 @@ class BoardDriver:
         firmware = self.spec.firmware
         if self.spec.kind == "host" or firmware == "preinstalled":
             return None
-        if firmware == "build":
+        if firmware == "build" or firmware.startswith("build:"):
             from harness.firmware import ensure_firmware
+            from harness.firmware.errors import FirmwareError
 
-            return Path(ensure_firmware("unix" if self.spec.kind == "unix" else "qemu"))
+            default = "unix" if self.spec.kind == "unix" else "qemu"
+            name = firmware.split(":", 1)[1] if ":" in firmware else default
+            try:
+                return Path(ensure_firmware(name))
+            except FirmwareError as exc:
+                raise self._error(f"firmware {firmware}: {exc}") from exc
         path = Path(firmware)
         if not path.is_absolute():
             path = ROOT / path
@@ -119,10 +125,14 @@ class BoardDriver:
     def _open(self) -> None:
         kind = self.spec.kind
         if kind == "host":
+            env = dict(os.environ)
+            wrapper = self._wrapper_dir()
+            if wrapper is not None:  # before the venv's own honch
+                env["PYTHONPATH"] = os.pathsep.join([str(wrapper)] + [p for p in [env.get("PYTHONPATH")] if p])
             self.link = SubprocessLink([sys.executable, "-u", str(AGENT_SOURCE), *self.spec.args],
-                                       log=self.log, cwd=str(self._workdir()))
+                                       log=self.log, env=env, cwd=str(self._workdir()))
         elif kind == "unix":
-            env = dict(os.environ, MICROPYPATH=".frozen")  # only the frozen honch, never the checkout's
+            env = dict(os.environ, MICROPYPATH=":".join(self._micropython_path()))
             self.link = SubprocessLink([str(self.firmware_path()), *self.spec.args, "-m", "honch_agent"],
                                        log=self.log, env=env, cwd=str(self._workdir()))
         elif kind == "qemu":
@@ -140,6 +150,32 @@ class BoardDriver:
             raise self._error(f"unknown kind {kind!r}")
         if self.agent is None:
             self.agent = AgentClient(self.link, self.name, self.spec.op_timeout, self.tether)
+
+    def _wrapper_dir(self) -> Path | None:
+        from harness.sdk.wrappers import WrapperError, wrapper_dir
+
+        try:
+            return wrapper_dir(self.spec.wrapper, self.spec_dir)
+        except WrapperError as exc:
+            raise self._error(f"wrapper: {exc}") from exc
+
+    @property
+    def spec_dir(self) -> Path:
+        """Relative paths of the board (firmware, wrapper) start here."""
+        return ROOT
+
+    def _micropython_path(self) -> list[str]:
+        """MICROPYPATH of a unix board: the chosen wrapper first, then what the firmware
+        froze; a firmware the harness did not build gets the agent and the harness's
+        socket transport from the checkout, after its own frozen modules."""
+        path = []
+        wrapper = self._wrapper_dir()
+        if wrapper is not None:
+            path.append(str(wrapper))
+        path.append(".frozen")  # never the checkout's honch unless the board asks for it
+        if not (self.spec.firmware == "build" or self.spec.firmware.startswith("build:")):
+            path += [str(AGENT_SOURCE.parent), str(ROOT / "usermod" / "honch")]
+        return path
 
     def _workdir(self) -> Path:
         path = self.artifacts / "boards" / self.name / "cwd"
@@ -162,25 +198,38 @@ class BoardDriver:
         self.agent = AgentClient(self.link, self.name, self.spec.op_timeout, self.tether)
 
     def _copy_agent(self, transport) -> None:
-        """Stock firmware with ``_honch_core``: put the agent, ``honch`` and the socket
-        transport on the board's filesystem."""
+        """Stock firmware with ``_honch_core``: put the agent on the board's filesystem,
+        and the board's wrapper (unless it is frozen) and the socket transport when the
+        firmware cannot import its own."""
         files = [(AGENT_SOURCE, "honch_agent.py")]
-        files += [(p, f"honch/{p.name}") for p in sorted((ROOT / "honch").glob("*.py"))]
+        wrapper = self._wrapper_dir()
+        if wrapper is not None:
+            files += [(p, f"honch/{p.name}") for p in sorted((wrapper / "honch").glob("*.py"))]
         transport_py = ROOT / "usermod" / "honch" / "honch_transport.py"
-        if transport_py.exists():
+        if not self._board_imports(transport, "honch_transport"):
             files.append((transport_py, "honch_transport.py"))
-        if not transport.fs_exists("honch"):
+        if wrapper is not None and not transport.fs_exists("honch"):
             transport.fs_mkdir("honch")
         for source, dest in files:
             transport.fs_writefile(dest, source.read_bytes())
-            self.log.note(f"copied {source.relative_to(ROOT)} -> :{dest}")
+            self.log.note(f"copied {source} -> :{dest}")
+
+    @staticmethod
+    def _board_imports(transport, module: str) -> bool:
+        from mpremote.transport import TransportError
+
+        try:
+            transport.exec(f"import {module}")
+            return True
+        except TransportError:
+            return False
 
     def _enable_tether(self) -> None:
         from harness.agent.tether import Tether
 
         self.tether = Tether(self.log)
         self.agent.tether = self.tether
-        self.agent.call("tether", True)
+        self.agent.call("tether", True, reply=self.spec.tether_reply)
 
     def stop(self) -> None:
         if self.link is not None:

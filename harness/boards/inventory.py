@@ -49,6 +49,12 @@ class BoardSpec:
     device_model: str | None = None
     setup: str | None = None
     description: str = ""
+    #: the honch package the board runs (harness.sdk.wrappers): "frozen", "project",
+    #: "honch-micropython==X.Y.Z" or a directory holding honch/
+    wrapper: str = "frozen"
+    #: what the port's honch_transport.post_chunk returns, so the tether answers alike:
+    #: "status_and_retry_after" (contract 12) or a bare "status"
+    tether_reply: str = "status_and_retry_after"
 
     @property
     def port_kind(self) -> str:
@@ -79,8 +85,9 @@ _FIELDS = {
     "kind": str, "network": str, "port": str, "baudrate": int, "firmware": str, "agent": str,
     "machine": str, "args": list, "capture_host": str, "capture_url": str, "reset": str,
     "op_timeout": (int, float), "start_timeout": (int, float), "tags": list, "enabled": bool,
-    "device_model": str, "setup": str, "description": str,
+    "device_model": str, "setup": str, "description": str, "wrapper": str, "tether_reply": str,
 }
+TETHER_REPLIES = ("status_and_retry_after", "status")
 
 
 def _type_name(t) -> str:
@@ -160,7 +167,24 @@ def _spec(name: str, table: dict, defaults: dict, where: str) -> BoardSpec:
             fail("capture_url", f"{capture_url!r} is not an http(s) URL with a host")
     if capture_url and merged.get("capture_host"):
         fail("capture_host", "give capture_host or capture_url, not both")
+    from harness.sdk.wrappers import check_spec
+
+    wrapper = merged.get("wrapper", "project" if kind == "host" else "frozen")
+    problem = check_spec(wrapper)
+    if problem:
+        fail("wrapper", problem)
+    if wrapper != "frozen" and kind == "qemu":
+        fail("wrapper", "a qemu board has no filesystem to put a wrapper on: freeze it into the firmware")
+    if wrapper != "frozen" and kind == "serial" and merged.get("agent", "frozen") != "copy":
+        fail("wrapper", "a wrapper other than \"frozen\" is copied onto the board: set agent = \"copy\"")
+    if wrapper == "frozen" and kind == "host":
+        fail("wrapper", "a host board has no firmware to freeze a wrapper into: use \"project\", "
+                        "\"honch-micropython==X.Y.Z\" or a directory")
+    tether_reply = merged.get("tether_reply", TETHER_REPLIES[0])
+    if tether_reply not in TETHER_REPLIES:
+        fail("tether_reply", f"{tether_reply!r} is not one of {', '.join(TETHER_REPLIES)}")
     return BoardSpec(
+        wrapper=wrapper, tether_reply=tether_reply,
         name=name, kind=kind, network=network, port=port, baudrate=baudrate, firmware=firmware,
         agent=agent, machine=merged.get("machine", "mps2-an385"), args=list(args),
         capture_host=merged.get("capture_host"), capture_url=capture_url, reset=reset,

@@ -12,7 +12,7 @@ from harness.agent.tether import Tether, firmware_transport
 from harness.boards.driver import BoardDriver
 from harness.boards.inventory import ROOT, BoardSpec
 
-VERSION = (ROOT / "VERSION").read_text().strip()
+from harness import SDK_VERSION as VERSION
 
 
 def expected_platform(board) -> str:

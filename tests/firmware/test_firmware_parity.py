@@ -20,7 +20,7 @@ def outcome(call):
     try:
         value = call()
     except _honch_core.Error as exc:
-        return ["error", list(exc.args), getattr(exc, "detail", None)]
+        return ["error", str(exc), exc.status, exc.detail]
     return ["ok", value if value is None or isinstance(value, (int, str)) else type(value).__name__]
 
 def without(key):
@@ -71,9 +71,9 @@ cases = [
     ("set_property key", outcome(lambda: client.set_property(1, 2))),
     ("set_property value", outcome(lambda: client.set_property("k", {1}))),
     ("session name", outcome(lambda: client.session_start(5))),
-    ("log message", outcome(lambda: client.report_log_error(5))),
-    ("blank log message", outcome(lambda: client.report_log_error(""))),
-    ("log component", outcome(lambda: client.report_log_error("m", 5))),
+    ("log message", outcome(lambda: client.report_log_error(None, 5))),
+    ("blank log message", outcome(lambda: client.report_log_error(None, ""))),
+    ("log component", outcome(lambda: client.report_log_error(5, "m"))),
     ("crash not dict", outcome(lambda: client.report_crash([]))),
     ("crash field", outcome(lambda: client.report_crash({"bogus": "x"}))),
     ("crash str field", outcome(lambda: client.report_crash({"message": 5}))),
@@ -81,6 +81,11 @@ cases = [
     ("crash coredump", outcome(lambda: client.report_crash({"coredump_available": 1}))),
     ("connectivity", outcome(lambda: client.connectivity_changed(1))),
     ("offline flush", outcome(lambda: client.flush(False))),
+    ("last error after offline flush", sorted(client.last_error().items())),
+    ("log component last error", outcome(lambda: client.report_log_error(5, "m"))),
+    ("last error after a bad argument", sorted(client.last_error().items())),
+    ("tick without online", outcome(lambda: client.tick())),
+    ("crash in the published shape", outcome(lambda: client.report_crash({"message": "boom", "type": "ValueError"}))),
     ("stats", sorted(client.queue_stats().items())),
     ("device id", client.get_device_id()),
     ("closed track", outcome(lambda: closed.track("x"))),
@@ -104,5 +109,9 @@ def test_same_names_and_outcomes_as_the_host_extension(micropython):
     differences = [(name, mp, host) for (name, mp), (_, host) in zip(on_firmware, on_host) if mp != host]
     assert differences == []
     by_name = dict(on_host)
-    assert by_name["set value"] == ["error", [1, "unsupported value type: set"], "unsupported value type: set"]
+    assert by_name["set value"] == ["error", "invalid argument", 1, "unsupported value type: set"]
+    assert by_name["last error after offline flush"] == [
+        ["component", "scheduler"], ["http", None], ["message", "connectivity reports offline"],
+        ["os_error", None], ["reason", "offline"], ["status", "offline"]]
+    assert dict(by_name["last error after a bad argument"])["message"] == "component must be a str, not int"
     assert by_name["eight levels"] == ["ok", None]

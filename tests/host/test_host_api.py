@@ -259,12 +259,12 @@ def test_session_start_rejects_non_str_name(capture, make_client):
 def test_report_log_error_coalesces_in_four_slots(capture, make_client):
     client = make_client(capture)
     for _ in range(3):
-        client.report_log_error("sensor timeout", "i2c")
-    client.report_log_error("b", "c2")
-    client.report_log_error("c", None)
-    client.report_log_error("d", "  ")  # blank component counts as none
-    client.report_log_error("e", "c5")  # fifth key: dropped
-    client.report_log_error("ignored", "honch")  # self-log guard
+        client.report_log_error("sensor timeout", component="i2c")
+    client.report_log_error("b", component="c2")
+    client.report_log_error("c", component=None)
+    client.report_log_error("d", component="  ")  # blank component counts as none
+    client.report_log_error("e", component="c5")  # fifth key: dropped
+    client.report_log_error("ignored", component="honch")  # self-log guard
     client.flush()
     errors = [e for e in capture.events() if e["event"] == "$error"]
     assert len(errors) == 4
@@ -279,7 +279,7 @@ def test_report_log_error_coalesces_in_four_slots(capture, make_client):
 
 def test_report_log_error_cuts_long_texts_on_character_boundaries(capture, make_client):
     client = make_client(capture)
-    client.report_log_error("\u20ac" * 100, "\u00e9" * 40)  # 300 and 80 bytes
+    client.report_log_error("\u20ac" * 100, component="\u00e9" * 40)  # 300 and 80 bytes
     client.flush()
     error = capture.events()[-1]["properties"]
     assert error["message"] == "\u20ac" * (protocol.ERROR_MESSAGE_CUT_BYTES // 3)

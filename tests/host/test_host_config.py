@@ -12,8 +12,9 @@ INVALID = protocol.STATUS["INVALID_ARGUMENT"]
 
 
 def test_numeric_option_names_are_the_contracts():
-    assert set(honch._NUMERIC_KEYS) == set(protocol.CONFIG_DEFAULTS)
-    assert honch._HOST_HOOK_KEYS == protocol.HOST_ONLY_CONFIG_KEYS
+    from honch import config
+    assert dict(config.NUMERIC_DEFAULTS) == dict(protocol.CONFIG_DEFAULTS)
+    assert config.HOST_HOOK_KEYS == protocol.HOST_ONLY_CONFIG_KEYS
 
 
 def test_construction_queues_only_device_boot_and_sends_nothing(capture, make_client):
@@ -153,19 +154,3 @@ def test_construction_never_touches_the_network(capture, make_client):
     assert event_names(capture) == []
 
 
-@pytest.mark.parametrize("cause,expected", [("WDT_RESET", "watchdog"), ("PWRON_RESET", "power_on"),
-                                            ("HARD_RESET", "external"), ("DEEPSLEEP_RESET", "deep_sleep"),
-                                            ("SOFT_RESET", "software"), ("BROWNOUT_RESET", "brownout"),
-                                            ("OTHER", "unknown")])
-def test_reset_reason_from_machine_reset_cause(capture, make_client, monkeypatch, cause, expected):
-    """What the wrapper does on MicroPython, with a stand-in ``machine`` module."""
-    import types
-    machine = types.ModuleType("machine")
-    for value, name in enumerate(("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET",
-                                  "SOFT_RESET", "BROWNOUT_RESET")):
-        setattr(machine, name, value + 1)
-    machine.reset_cause = lambda: getattr(machine, cause, 99)
-    monkeypatch.setitem(sys.modules, "machine", machine)
-    client = make_client(capture)
-    client.flush()
-    assert capture.events()[0]["properties"]["reset_reason"] == expected

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_module_identity():
-    assert _honch_core.SDK_VERSION == (ROOT / "VERSION").read_text().strip()
+    assert _honch_core.SDK_VERSION == (ROOT / "core" / "VERSION").read_text().strip()
     assert honch.SDK_VERSION == _honch_core.SDK_VERSION
     assert _honch_core.PLATFORM == protocol.SDK_PLATFORM_HOST
 
@@ -53,10 +53,10 @@ def test_each_status_maps_to_its_class_with_status_and_text(status):
 def test_core_error_carries_status_and_detail():
     with pytest.raises(_honch_core.Error) as caught:
         _honch_core.Client({})
-    status, detail = caught.value.args
-    assert status == protocol.STATUS["INVALID_ARGUMENT"]
-    assert "api_key" in detail
-    assert caught.value.detail == detail
+    # What the published wrapper maps by: .status, else the message text.
+    assert caught.value.status == protocol.STATUS["INVALID_ARGUMENT"]
+    assert str(caught.value) == "invalid argument"
+    assert "api_key" in caught.value.detail
 
 
 def test_core_errors_surface_as_contract_exceptions(capture, make_client):

@@ -43,6 +43,9 @@ typedef struct _honch_mp_client_t {
 // Fills self->platform with the adapters of this port (ctx = self).
 void honch_mp_platform_init(honch_mp_client_t *self);
 
+// $device_boot's reset_reason from machine.reset_cause() (contract 11.2), a constant.
+const char *honch_mp_reset_reason(void);
+
 // Re-raises self->pending_exception, if any, once the core call has returned.
 void honch_mp_raise_pending(honch_mp_client_t *self);
 

@@ -159,7 +159,7 @@ static void honch_mp_random_bytes(void *ctx, uint8_t *out, size_t n) {
 // --- transport -------------------------------------------------------------------------
 //
 // Contract 12: honch_transport.post_chunk(url, body, headers, timeout_ms) ->
-// (status, retry_after), looked up on every request so that the harness can
+// (status, retry_after) or a bare status, looked up on every request so that the harness can
 // replace it at run time. OSError(ETIMEDOUT) means TIMEOUT; any other Exception
 // TRANSPORT. Nothing may unwind through the core: every exception is caught here.
 
@@ -193,13 +193,15 @@ static void post_chunk(honch_mp_client_t *self, const honch_request_t *req, honc
     mp_obj_t args[4] = {url_obj, body_obj, headers, mp_obj_new_int_from_uint(req->timeout_ms)};
     mp_obj_t result = mp_call_function_n_kw(post, 4, 0, args);
 
-    size_t len;
-    mp_obj_t *items;
-    if (!mp_obj_is_type(result, &mp_type_tuple) && !mp_obj_is_type(result, &mp_type_list)) {
-        return;  // not (status, retry_after): an unreadable answer, TRANSPORT
+    size_t len = 1;
+    mp_obj_t *items = &result;  // a bare status: no Retry-After
+    if (mp_obj_is_type(result, &mp_type_tuple) || mp_obj_is_type(result, &mp_type_list)) {
+        mp_obj_get_array(result, &len, &items);
+        if (len != 2) {
+            return;  // an unreadable answer, TRANSPORT
+        }
     }
-    mp_obj_get_array(result, &len, &items);
-    if (len != 2 || !mp_obj_is_small_int(items[0])) {
+    if (!mp_obj_is_small_int(items[0])) {
         return;
     }
     mp_int_t status = MP_OBJ_SMALL_INT_VALUE(items[0]);
@@ -208,7 +210,7 @@ static void post_chunk(honch_mp_client_t *self, const honch_request_t *req, honc
     }
     resp->outcome = HONCH_POST_HTTP;
     resp->http_status = (int)status;
-    if (mp_obj_is_str_or_bytes(items[1])) {
+    if (len == 2 && mp_obj_is_str_or_bytes(items[1])) {
         // The core reads it after we return: keep it alive until the next request.
         self->refs[HONCH_MP_REF_RETRY_AFTER] = items[1];
         GET_STR_DATA_LEN(items[1], data, data_len);
@@ -234,8 +236,11 @@ static void honch_mp_post(void *ctx, const honch_request_t *req, honch_response_
     resp->retry_after = NULL;
     if (mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(exc)), MP_OBJ_FROM_PTR(&mp_type_OSError))) {
         mp_obj_t code = mp_obj_exception_get_value(exc);
-        if (mp_obj_is_small_int(code) && MP_OBJ_SMALL_INT_VALUE(code) == MP_ETIMEDOUT) {
-            resp->outcome = HONCH_POST_TIMEOUT;
+        if (mp_obj_is_small_int(code)) {
+            resp->os_error = (int)MP_OBJ_SMALL_INT_VALUE(code);  // last_error()'s os_error
+            if (resp->os_error == MP_ETIMEDOUT) {
+                resp->outcome = HONCH_POST_TIMEOUT;
+            }
         }
     } else if (!mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(exc)), MP_OBJ_FROM_PTR(&mp_type_Exception))) {
         // KeyboardInterrupt, SystemExit: not a delivery outcome; raised once the core returns.
@@ -251,6 +256,37 @@ void honch_mp_raise_pending(honch_mp_client_t *self) {
         self->pending_exception = MP_OBJ_NULL;
         nlr_raise(exc);
     }
+}
+
+// --- reset reason (contract 11.2) ----------------------------------------------------------
+
+// machine.reset_cause() mapped to $device_boot's reset_reason; "unknown" when the port
+// has no machine module, no reset_cause, or another value.
+const char *honch_mp_reset_reason(void) {
+    static const struct {
+        qstr name;
+        const char *reason;
+    } causes[] = {
+        {MP_QSTR_PWRON_RESET, "power_on"}, {MP_QSTR_HARD_RESET, "external"},
+        {MP_QSTR_WDT_RESET, "watchdog"}, {MP_QSTR_DEEPSLEEP_RESET, "deep_sleep"},
+        {MP_QSTR_SOFT_RESET, "software"}, {MP_QSTR_BROWNOUT_RESET, "brownout"},
+    };
+    const char *reason = "unknown";
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t machine = mp_import_name(MP_QSTR_machine, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+        mp_obj_t cause = mp_call_function_0(mp_load_attr(machine, MP_QSTR_reset_cause));
+        for (size_t i = 0; i < MP_ARRAY_SIZE(causes); i++) {
+            mp_obj_t dest[2];
+            mp_load_method_maybe(machine, causes[i].name, dest);
+            if (dest[0] != MP_OBJ_NULL && mp_obj_equal(dest[0], cause)) {
+                reason = causes[i].reason;
+                break;
+            }
+        }
+        nlr_pop();
+    }
+    return reason;
 }
 
 // --- diagnostics ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 
 HONCH_MOD_DIR := $(USERMOD_DIR)
 HONCH_ROOT := $(abspath $(HONCH_MOD_DIR)/../..)
-HONCH_SDK_VERSION := $(strip $(file < $(HONCH_ROOT)/VERSION))
+HONCH_SDK_VERSION := $(strip $(file < $(HONCH_ROOT)/core/VERSION))
 
 # Scanned for qstrs.
 SRC_USERMOD_C += $(HONCH_MOD_DIR)/modhonch_core.c $(HONCH_MOD_DIR)/honch_mp_port.c

@@ -21,35 +21,33 @@
 
 // --- errors --------------------------------------------------------------------------
 
-// _honch_core.Error(status, detail or text): every failure of this module, with
-// the same args as the host port. MicroPython exception instances cannot carry
-// extra attributes, so `detail` is computed from args: args[1] when it differs
-// from the status text, else None.
-
-static mp_obj_t error_detail(mp_obj_t self_in) {
-    mp_obj_t args_obj = MP_OBJ_FROM_PTR(((mp_obj_exception_t *)MP_OBJ_TO_PTR(self_in))->args);
-    size_t n;
-    mp_obj_t *args;
-    mp_obj_get_array(args_obj, &n, &args);
-    if (n < 2 || !mp_obj_is_small_int(args[0]) || !mp_obj_is_str(args[1])) {
-        return mp_const_none;
-    }
-    const char *status_text = honch_status_text((int)MP_OBJ_SMALL_INT_VALUE(args[0]));
-    GET_STR_DATA_LEN(args[1], text, text_len);
-    if (text_len == strlen(status_text) && memcmp(text, status_text, text_len) == 0) {
-        return mp_const_none;
-    }
-    return args[1];
-}
+// _honch_core.Error: str(exc) is the status text, as the published wrapper expects
+// (it maps by `.status`, else by that text); `.status` is the status value and
+// `.detail` what exactly was wrong, or None. MicroPython exception instances
+// cannot carry attributes, so both are kept in args: (text, status, detail).
 
 static void error_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
-    if (attr == MP_QSTR_detail) {
-        if (dest[0] == MP_OBJ_NULL) {
-            dest[0] = error_detail(self_in);
-        }
+    if ((attr == MP_QSTR_status || attr == MP_QSTR_detail) && dest[0] == MP_OBJ_NULL) {
+        mp_obj_tuple_t *args = ((mp_obj_exception_t *)MP_OBJ_TO_PTR(self_in))->args;
+        size_t at = attr == MP_QSTR_status ? 1 : 2;
+        dest[0] = args != NULL && args->len > at ? args->items[at] : mp_const_none;
         return;
     }
     mp_obj_exception_attr(self_in, attr, dest);
+}
+
+// Only the text for str() and tracebacks; repr() shows all args.
+static void error_print(const mp_print_t *print, mp_obj_t self_in, mp_print_kind_t kind) {
+    mp_obj_tuple_t *args = ((mp_obj_exception_t *)MP_OBJ_TO_PTR(self_in))->args;
+    mp_print_kind_t k = kind & ~PRINT_EXC_SUBCLASS;
+    if (args == NULL || args->len != 3 || k == PRINT_REPR) {
+        mp_obj_exception_print(print, self_in, kind);
+        return;
+    }
+    if (k == PRINT_EXC && !(kind & PRINT_EXC_SUBCLASS)) {
+        mp_printf(print, "%q: ", MP_QSTR_Error);
+    }
+    mp_obj_print_helper(print, args->items[0], PRINT_STR);
 }
 
 MP_DEFINE_CONST_OBJ_TYPE(
@@ -57,21 +55,30 @@ MP_DEFINE_CONST_OBJ_TYPE(
     MP_QSTR_Error,
     MP_TYPE_FLAG_NONE,
     make_new, mp_obj_exception_make_new,
-    print, mp_obj_exception_print,
+    print, error_print,
     attr, error_attr,
     parent, &mp_type_Exception
     );
 
-static NORETURN void raise_error(int status, const char *text) {
-    if (text == NULL) {
-        text = honch_status_text(status);
+// Raise Error(status) with `detail` (a str object or None); a client (NULL during
+// construction) records it as its last_error.
+static NORETURN void raise_error_obj(honch_mp_client_t *self, int status, mp_obj_t detail) {
+    if (self != NULL) {
+        size_t len = 0;
+        const char *text = detail == mp_const_none ? NULL : mp_obj_str_get_data(detail, &len);
+        honch_note_error(&self->core, status, text, len);
     }
-    mp_obj_t args[2] = {MP_OBJ_NEW_SMALL_INT(status), mp_obj_new_str(text, strlen(text))};
-    nlr_raise(mp_obj_new_exception_args(&honch_mp_type_Error, 2, args));
+    const char *text = honch_status_text(status);
+    mp_obj_t args[3] = {mp_obj_new_str(text, strlen(text)), MP_OBJ_NEW_SMALL_INT(status), detail};
+    nlr_raise(mp_obj_new_exception_args(&honch_mp_type_Error, 3, args));
 }
 
-// Error(INVALID_ARGUMENT) whose text says what was wrong (printf-style, with %q for qstrs).
-static NORETURN void raise_invalid(const char *fmt, ...) {
+static NORETURN void raise_error(honch_mp_client_t *self, int status) {
+    raise_error_obj(self, status, mp_const_none);
+}
+
+// Error(INVALID_ARGUMENT) whose detail says what was wrong (printf-style, with %q for qstrs).
+static NORETURN void raise_invalid(honch_mp_client_t *self, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vstr_t text;
@@ -79,8 +86,7 @@ static NORETURN void raise_invalid(const char *fmt, ...) {
     mp_print_t print = {&text, (mp_print_strn_t)vstr_add_strn};
     mp_vprintf(&print, fmt, ap);
     va_end(ap);
-    mp_obj_t args[2] = {MP_OBJ_NEW_SMALL_INT(HONCH_STATUS_INVALID_ARGUMENT), mp_obj_new_str_from_vstr(&text)};
-    nlr_raise(mp_obj_new_exception_args(&honch_mp_type_Error, 2, args));
+    raise_error_obj(self, HONCH_STATUS_INVALID_ARGUMENT, mp_obj_new_str_from_vstr(&text));
 }
 
 // --- ints ---------------------------------------------------------------------------------
@@ -295,7 +301,7 @@ static bool config_string(qstr name, mp_obj_t value, honch_mp_client_t *self, ho
             return true;  // None: the default (required keys are then reported missing by the core)
         }
         if (!mp_obj_is_str(value)) {
-            raise_invalid("%q must be a str, not %s", name, mp_obj_get_type_str(value));
+            raise_invalid(NULL, "%q must be a str, not %s", name, mp_obj_get_type_str(value));
         }
         honch_str_t *field = (honch_str_t *)((char *)config + string_options[i].offset);
         GET_STR_DATA_LEN(value, data, len);
@@ -318,10 +324,10 @@ static bool config_number(qstr name, mp_obj_t value, honch_config_t *config) {
         bool negative;
         uint64_t magnitude;
         if (!is_int(value)) {
-            raise_invalid("%q must be an int or None, not %s", name, mp_obj_get_type_str(value));
+            raise_invalid(NULL, "%q must be an int or None, not %s", name, mp_obj_get_type_str(value));
         }
         if (!int_parts(value, &negative, &magnitude) || (negative && magnitude != 0) || magnitude > HONCH_U32_MAX) {
-            raise_invalid("%q must lie within 0..0xFFFFFFFF", name);
+            raise_invalid(NULL, "%q must lie within 0..0xFFFFFFFF", name);
         }
         *numeric_option(config, i) = (uint32_t)magnitude;
         return true;
@@ -335,7 +341,7 @@ static void config_event_buffer(mp_obj_t value, honch_mp_client_t *self, honch_c
     }
     mp_buffer_info_t info;
     if (!mp_get_buffer(value, &info, MP_BUFFER_WRITE)) {
-        raise_invalid("event_buffer must be a writable contiguous buffer (bytearray, writable memoryview), not %s",
+        raise_invalid(NULL, "event_buffer must be a writable contiguous buffer (bytearray, writable memoryview), not %s",
             mp_obj_get_type_str(value));
     }
     // An empty bytearray has no storage; the core refuses the length, not a NULL.
@@ -358,7 +364,7 @@ static mp_obj_t client_make_new(const mp_obj_type_t *type, size_t n_args, size_t
         mp_raise_TypeError(MP_ERROR_TEXT("Client() takes one argument, config"));
     }
     if (!mp_obj_is_dict_or_ordereddict(config_obj)) {
-        raise_invalid("config must be a dict, not %s", mp_obj_get_type_str(config_obj));
+        raise_invalid(NULL, "config must be a dict, not %s", mp_obj_get_type_str(config_obj));
     }
     honch_mp_client_t *self = mp_obj_malloc(honch_mp_client_t, type);
     for (size_t i = 0; i < HONCH_MP_REF_COUNT; i++) {
@@ -380,7 +386,7 @@ static mp_obj_t client_make_new(const mp_obj_type_t *type, size_t n_args, size_t
         mp_obj_t key = map->table[i].key;
         mp_obj_t value = map->table[i].value;
         if (!mp_obj_is_str(key)) {
-            raise_invalid("config keys must be str, not %s", mp_obj_get_type_str(key));
+            raise_invalid(NULL, "config keys must be str, not %s", mp_obj_get_type_str(key));
         }
         qstr name = existing_qstr(key);
         if (name == MP_QSTR_event_buffer) {
@@ -392,19 +398,23 @@ static mp_obj_t client_make_new(const mp_obj_type_t *type, size_t n_args, size_t
         }
         for (size_t j = 0; j < MP_ARRAY_SIZE(host_hook_keys); j++) {
             if (name == host_hook_keys[j]) {
-                raise_invalid("%q is a hook of the host port; the MicroPython port has none", host_hook_keys[j]);
+                raise_invalid(NULL, "%q is a hook of the host port; the MicroPython port has none", host_hook_keys[j]);
             }
         }
-        raise_invalid("unknown configuration key '%s'", mp_obj_str_get_str(key));
+        raise_invalid(NULL, "unknown configuration key '%s'", mp_obj_str_get_str(key));
     }
     for (size_t i = 0; i < 4; i++) {  // api_key ... firmware_version
         const honch_str_t *field = (const honch_str_t *)((const char *)&config + string_options[i].offset);
         if (field->ptr == NULL) {
-            raise_invalid("%q is required", string_options[i].key);
+            raise_invalid(NULL, "%q is required", string_options[i].key);
         }
     }
     if (config.event_buffer == NULL) {
-        raise_invalid("event_buffer is required");
+        raise_invalid(NULL, "event_buffer is required");
+    }
+    if (config.reset_reason.ptr == NULL) {  // the published wrapper passes none
+        config.reset_reason.ptr = honch_mp_reset_reason();
+        config.reset_reason.len = strlen(config.reset_reason.ptr);
     }
     config.sdk_platform.ptr = HONCH_SDK_PLATFORM_MICROPYTHON;
     config.sdk_platform.len = strlen(HONCH_SDK_PLATFORM_MICROPYTHON);
@@ -415,7 +425,7 @@ static mp_obj_t client_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     int st = honch_init(&self->core, &config);
     honch_mp_raise_pending(self);
     if (st != HONCH_STATUS_OK) {
-        raise_error(st, NULL);
+        raise_error(self, st);
     }
     return MP_OBJ_FROM_PTR(self);
 }
@@ -429,8 +439,8 @@ static honch_mp_client_t *client_of(mp_obj_t self_in) {
         mp_buffer_info_t info;
         if (!mp_get_buffer(buffer, &info, MP_BUFFER_WRITE) || info.buf != self->event_buffer
             || info.len < self->event_buffer_len) {
-            raise_error(HONCH_STATUS_INVALID_ARGUMENT,
-                "event_buffer was resized while the client uses it; keep its length fixed");
+            static const char resized[] = "event_buffer was resized while the client uses it; keep its length fixed";
+            raise_error_obj(self, HONCH_STATUS_INVALID_ARGUMENT, mp_obj_new_str(resized, sizeof(resized) - 1));
         }
     }
     return self;
@@ -444,28 +454,28 @@ static mp_obj_t status_result(honch_mp_client_t *self, int st, const emit_ctx_t 
     }
     if (emit != NULL && emit->problem != NULL && st == HONCH_STATUS_INVALID_ARGUMENT) {
         if (emit->bad_type != NULL) {
-            raise_invalid("%s: %s", emit->problem, emit->bad_type);
+            raise_invalid(self, "%s: %s", emit->problem, emit->bad_type);
         }
-        raise_invalid("%s", emit->problem);
+        raise_invalid(self, "%s", emit->problem);
     }
-    raise_error(st, NULL);
+    raise_error(self, st);
 }
 
-static void require_str(mp_obj_t value, const char *what) {
+static void require_str(honch_mp_client_t *self, mp_obj_t value, const char *what) {
     if (!mp_obj_is_str(value)) {
-        raise_invalid("%s must be a str, not %s", what, mp_obj_get_type_str(value));
+        raise_invalid(self, "%s must be a str, not %s", what, mp_obj_get_type_str(value));
     }
 }
 
-static void require_str_or_none(mp_obj_t value, const char *what) {
+static void require_str_or_none(honch_mp_client_t *self, mp_obj_t value, const char *what) {
     if (value != mp_const_none && !mp_obj_is_str(value)) {
-        raise_invalid("%s must be a str, not %s", what, mp_obj_get_type_str(value));
+        raise_invalid(self, "%s must be a str, not %s", what, mp_obj_get_type_str(value));
     }
 }
 
-static void require_dict_or_none(mp_obj_t value, const char *what) {
+static void require_dict_or_none(honch_mp_client_t *self, mp_obj_t value, const char *what) {
     if (value != mp_const_none && !mp_obj_is_dict_or_ordereddict(value)) {
-        raise_invalid("%s must be a dict or None, not %s", what, mp_obj_get_type_str(value));
+        raise_invalid(self, "%s must be a dict or None, not %s", what, mp_obj_get_type_str(value));
     }
 }
 
@@ -476,8 +486,8 @@ static mp_obj_t call_with_str_and_dict(size_t n_args, const mp_obj_t *args, str_
     const char *str_what, const char *dict_what) {
     honch_mp_client_t *self = client_of(args[0]);
     mp_obj_t dict = n_args > 2 ? args[2] : mp_const_none;
-    require_str(args[1], str_what);
-    require_dict_or_none(dict, dict_what);
+    require_str(self, args[1], str_what);
+    require_dict_or_none(self, dict, dict_what);
     GET_STR_DATA_LEN(args[1], str, str_len);
     emit_ctx_t emit = {dict, NULL, NULL};
     int st = call(&self->core, (const char *)str, str_len,
@@ -497,7 +507,7 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(client_identify_obj, 2, 3, client_ide
 
 static mp_obj_t client_set_property(mp_obj_t self_in, mp_obj_t key, mp_obj_t value) {
     honch_mp_client_t *self = client_of(self_in);
-    require_str(key, "key");
+    require_str(self, key, "key");
     GET_STR_DATA_LEN(key, k, k_len);
     emit_ctx_t emit = {value, NULL, NULL};
     int st = honch_set_property(&self->core, (const char *)k, k_len, emit_single_value, &emit);
@@ -508,7 +518,7 @@ static MP_DEFINE_CONST_FUN_OBJ_3(client_set_property_obj, client_set_property);
 static mp_obj_t client_session_start(size_t n_args, const mp_obj_t *args) {
     honch_mp_client_t *self = client_of(args[0]);
     mp_obj_t name = n_args > 1 ? args[1] : mp_const_none;
-    require_str_or_none(name, "name");
+    require_str_or_none(self, name, "name");
     const char *data = NULL;
     size_t len = 0;
     if (name != mp_const_none) {
@@ -524,28 +534,28 @@ static mp_obj_t client_session_end(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(client_session_end_obj, client_session_end);
 
-static mp_obj_t client_report_log_error(size_t n_args, const mp_obj_t *args) {
-    honch_mp_client_t *self = client_of(args[0]);
-    mp_obj_t component = n_args > 2 ? args[2] : mp_const_none;
-    require_str(args[1], "message");
-    require_str_or_none(component, "component");
+// report_log_error(component, message): the published wrapper's argument order.
+static mp_obj_t client_report_log_error(mp_obj_t self_in, mp_obj_t component, mp_obj_t message) {
+    honch_mp_client_t *self = client_of(self_in);
+    require_str(self, message, "message");
+    require_str_or_none(self, component, "component");
     size_t message_len, component_len = 0;
-    const char *message = mp_obj_str_get_data(args[1], &message_len);
+    const char *message_str = mp_obj_str_get_data(message, &message_len);
     const char *component_str = NULL;
     if (component != mp_const_none) {
         component_str = mp_obj_str_get_data(component, &component_len);
     }
-    int st = honch_report_log_error(&self->core, message, message_len, component_str, component_len);
+    int st = honch_report_log_error(&self->core, message_str, message_len, component_str, component_len);
     return status_result(self, st, NULL);
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(client_report_log_error_obj, 2, 3, client_report_log_error);
+static MP_DEFINE_CONST_FUN_OBJ_3(client_report_log_error_obj, client_report_log_error);
 
 // report_crash(props): the string fields of honch_crash_report_t by name, plus
 // summary_version (int >= 0) and coredump_available (bool); None means absent.
 static mp_obj_t client_report_crash(mp_obj_t self_in, mp_obj_t props) {
     honch_mp_client_t *self = client_of(self_in);
     if (!mp_obj_is_dict_or_ordereddict(props)) {
-        raise_invalid("crash report must be a dict, not %s", mp_obj_get_type_str(props));
+        raise_invalid(self, "crash report must be a dict, not %s", mp_obj_get_type_str(props));
     }
     honch_crash_report_t report;
     memset(&report, 0, sizeof(report));
@@ -557,7 +567,7 @@ static mp_obj_t client_report_crash(mp_obj_t self_in, mp_obj_t props) {
         mp_obj_t key = map->table[i].key;
         mp_obj_t value = map->table[i].value;
         if (!mp_obj_is_str(key)) {
-            raise_invalid("crash report keys must be str, not %s", mp_obj_get_type_str(key));
+            raise_invalid(self, "crash report keys must be str, not %s", mp_obj_get_type_str(key));
         }
         if (value == mp_const_none) {
             continue;
@@ -569,24 +579,24 @@ static mp_obj_t client_report_crash(mp_obj_t self_in, mp_obj_t props) {
             bool negative;
             uint64_t magnitude;
             if (!is_int(value)) {
-                raise_invalid("crash report summary_version must be an int");
+                raise_invalid(self, "crash report summary_version must be an int");
             }
             if (!int_parts(value, &negative, &magnitude) || (negative && magnitude != 0)) {
-                raise_invalid("crash report summary_version must lie within 0..2**64-1");
+                raise_invalid(self, "crash report summary_version must lie within 0..2**64-1");
             }
             report.summary_version = magnitude;
         } else if (key_q == MP_QSTR_coredump_available) {
             if (value != mp_const_true && value != mp_const_false) {
-                raise_invalid("crash report coredump_available must be a bool");
+                raise_invalid(self, "crash report coredump_available must be a bool");
             }
             report.coredump_available = value == mp_const_true;
         } else {
             honch_str_t *field = honch_crash_report_field(&report, key_str, key_len);
             if (field == NULL) {
-                raise_invalid("unknown crash report field %s", key_str);
+                raise_invalid(self, "unknown crash report field %s", key_str);
             }
             if (!mp_obj_is_str(value)) {
-                raise_invalid("%s must be a str, not %s", key_str, mp_obj_get_type_str(value));
+                raise_invalid(self, "%s must be a str, not %s", key_str, mp_obj_get_type_str(value));
             }
             GET_STR_DATA_LEN(value, data, len);
             field->ptr = (const char *)data;
@@ -600,23 +610,29 @@ static MP_DEFINE_CONST_FUN_OBJ_2(client_report_crash_obj, client_report_crash);
 static mp_obj_t client_connectivity_changed(mp_obj_t self_in, mp_obj_t state) {
     honch_mp_client_t *self = client_of(self_in);
     if (state != mp_const_true && state != mp_const_false) {
-        raise_invalid("state must be a bool, not %s", mp_obj_get_type_str(state));
+        raise_invalid(self, "state must be a bool, not %s", mp_obj_get_type_str(state));
     }
     return status_result(self, honch_connectivity_changed(&self->core, state == mp_const_true), NULL);
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(client_connectivity_changed_obj, client_connectivity_changed);
 
-static mp_obj_t client_tick(mp_obj_t self_in, mp_obj_t online) {
-    honch_mp_client_t *self = client_of(self_in);
-    return status_result(self, honch_tick(&self->core, mp_obj_is_true(online)), NULL);
+// tick/flush/shutdown([online]): the published wrapper checks connectivity itself and
+// calls them without arguments (online); a wrapper may pass its own decision.
+static bool online_arg(size_t n_args, const mp_obj_t *args) {
+    return n_args < 2 || mp_obj_is_true(args[1]);
 }
-static MP_DEFINE_CONST_FUN_OBJ_2(client_tick_obj, client_tick);
 
-static mp_obj_t client_flush(mp_obj_t self_in, mp_obj_t online) {
-    honch_mp_client_t *self = client_of(self_in);
-    return status_result(self, honch_flush(&self->core, mp_obj_is_true(online)), NULL);
+static mp_obj_t client_tick(size_t n_args, const mp_obj_t *args) {
+    honch_mp_client_t *self = client_of(args[0]);
+    return status_result(self, honch_tick(&self->core, online_arg(n_args, args)), NULL);
 }
-static MP_DEFINE_CONST_FUN_OBJ_2(client_flush_obj, client_flush);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(client_tick_obj, 1, 2, client_tick);
+
+static mp_obj_t client_flush(size_t n_args, const mp_obj_t *args) {
+    honch_mp_client_t *self = client_of(args[0]);
+    return status_result(self, honch_flush(&self->core, online_arg(n_args, args)), NULL);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(client_flush_obj, 1, 2, client_flush);
 
 static mp_obj_t client_reset(mp_obj_t self_in) {
     honch_mp_client_t *self = client_of(self_in);
@@ -624,9 +640,9 @@ static mp_obj_t client_reset(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(client_reset_obj, client_reset);
 
-static mp_obj_t client_shutdown(mp_obj_t self_in, mp_obj_t online) {
-    honch_mp_client_t *self = client_of(self_in);
-    int st = honch_shutdown(&self->core, mp_obj_is_true(online));
+static mp_obj_t client_shutdown(size_t n_args, const mp_obj_t *args) {
+    honch_mp_client_t *self = client_of(args[0]);
+    int st = honch_shutdown(&self->core, online_arg(n_args, args));
     honch_scheduler_state_t state;
     if (honch_scheduler_state(&self->core, &state) != HONCH_STATUS_OK || state.closed) {
         // Contract 7.4: a closed client releases event_buffer.
@@ -637,7 +653,7 @@ static mp_obj_t client_shutdown(mp_obj_t self_in, mp_obj_t online) {
     }
     return status_result(self, st, NULL);
 }
-static MP_DEFINE_CONST_FUN_OBJ_2(client_shutdown_obj, client_shutdown);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(client_shutdown_obj, 1, 2, client_shutdown);
 
 static mp_obj_t client_get_device_id(mp_obj_t self_in) {
     honch_mp_client_t *self = client_of(self_in);
@@ -645,7 +661,7 @@ static mp_obj_t client_get_device_id(mp_obj_t self_in) {
     size_t len;
     int st = honch_get_device_id(&self->core, &id, &len);
     if (st != HONCH_STATUS_OK) {
-        raise_error(st, NULL);
+        raise_error(self, st);
     }
     return mp_obj_new_str(id, len);
 }
@@ -656,7 +672,7 @@ static mp_obj_t client_queue_stats(mp_obj_t self_in) {
     honch_queue_stats_t stats;
     int st = honch_queue_stats(&self->core, &stats);
     if (st != HONCH_STATUS_OK) {
-        raise_error(st, NULL);
+        raise_error(self, st);
     }
     const struct {
         qstr key;
@@ -687,6 +703,34 @@ static mp_obj_t client_stream_id(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(client_stream_id_obj, client_stream_id);
 
+static mp_obj_t int_or_none(int value) {
+    return value ? mp_obj_new_int(value) : mp_const_none;
+}
+
+static mp_obj_t str_or_none(const char *text) {
+    return text != NULL ? mp_obj_new_str(text, strlen(text)) : mp_const_none;
+}
+
+// last_error() -> {status, reason, http, os_error, message, component} (honch-micropython 0.3.1).
+static mp_obj_t client_last_error(mp_obj_t self_in) {
+    honch_mp_client_t *self = MP_OBJ_TO_PTR(self_in);  // also valid after shutdown
+    honch_last_error_t e;
+    int st = honch_last_error(&self->core, &e);
+    if (st != HONCH_STATUS_OK) {
+        raise_error(NULL, st);
+    }
+    mp_obj_t dict = mp_obj_new_dict(6);
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_status), str_or_none(honch_status_text(e.status)));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_reason), str_or_none(e.reason));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_http), int_or_none(e.http_status));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_os_error), int_or_none(e.os_error));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_message), str_or_none(e.status ? e.message : NULL));
+    mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_component), str_or_none(e.component));
+    return dict;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(client_last_error_obj, client_last_error);
+
+// The published wrapper's interface (honch-micropython 0.3.1, honch/client.py), plus stream_id.
 static const mp_rom_map_elem_t client_locals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_track), MP_ROM_PTR(&client_track_obj) },
     { MP_ROM_QSTR(MP_QSTR_identify), MP_ROM_PTR(&client_identify_obj) },
@@ -702,6 +746,7 @@ static const mp_rom_map_elem_t client_locals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_shutdown), MP_ROM_PTR(&client_shutdown_obj) },
     { MP_ROM_QSTR(MP_QSTR_get_device_id), MP_ROM_PTR(&client_get_device_id_obj) },
     { MP_ROM_QSTR(MP_QSTR_queue_stats), MP_ROM_PTR(&client_queue_stats_obj) },
+    { MP_ROM_QSTR(MP_QSTR_last_error), MP_ROM_PTR(&client_last_error_obj) },
     { MP_ROM_QSTR(MP_QSTR_stream_id), MP_ROM_PTR(&client_stream_id_obj) },
 };
 static MP_DEFINE_CONST_DICT(client_locals_dict, client_locals_table);
@@ -721,6 +766,7 @@ static const MP_DEFINE_STR_OBJ(sdk_version_obj, HONCH_SDK_VERSION);
 static const mp_rom_map_elem_t honch_core_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__honch_core) },
     { MP_ROM_QSTR(MP_QSTR_SDK_VERSION), MP_ROM_PTR(&sdk_version_obj) },
+    { MP_ROM_QSTR(MP_QSTR___version__), MP_ROM_PTR(&sdk_version_obj) },
     { MP_ROM_QSTR(MP_QSTR_PLATFORM), MP_ROM_QSTR(MP_QSTR_micropython) },
     { MP_ROM_QSTR(MP_QSTR_Client), MP_ROM_PTR(&honch_mp_type_Client) },
     { MP_ROM_QSTR(MP_QSTR_Error), MP_ROM_PTR(&honch_mp_type_Error) },

@@ -275,6 +275,10 @@ typedef struct honch_response {
      * the Python str). */
     const char *retry_after;
     size_t retry_after_len;
+    /* The port's error number for a TIMEOUT or TRANSPORT outcome (errno of
+     * the failing socket call), 0 when unknown. Preset to 0 by the core; only
+     * reported through honch_last_error(). */
+    int os_error;
 } honch_response_t;
 
 typedef struct honch_platform {
@@ -355,7 +359,8 @@ typedef struct honch_crash_report {
 } honch_crash_report_t;
 
 /* For ports that fill a report from a dict: the string field called
- * key[0..len) (e.g. "exception_cause"), or NULL for any other name
+ * key[0..len) (e.g. "exception_cause"; "type", the published wrapper's name,
+ * is exception_cause too), or NULL for any other name
  * (summary_version and coredump_available are not string fields). */
 honch_str_t *honch_crash_report_field(honch_crash_report_t *report, const char *key, size_t len);
 
@@ -416,7 +421,7 @@ typedef struct honch_config {
  * on which honch_init failed) is a closed client: every function except
  * honch_init and honch_shutdown returns HONCH_STATUS_NOT_INITIALIZED.
  */
-#define HONCH_CLIENT_SIZE (HONCH_MAX_MESSAGE_BYTES + 1280 + 32 * sizeof(void *))
+#define HONCH_CLIENT_SIZE (HONCH_MAX_MESSAGE_BYTES + 1408 + 32 * sizeof(void *))
 
 typedef union honch_client {
     uint64_t align_;
@@ -463,7 +468,10 @@ int honch_session_end(honch_client_t *client);
 int honch_report_log_error(honch_client_t *client, const char *message, size_t message_len,
                            const char *component, size_t component_len);
 
-/* Queue $crash (contract 11.4). At most one per client life: later reports
+/* Queue $crash (contract 11.4) for a Python exception (the wrapper's run() and
+ * error hook): `message` is cut to the longest prefix of at most 160 bytes
+ * ending on a character boundary, and `source` defaults to "exception" when
+ * `exception_cause` is given. At most one per client life: later reports
  * return HONCH_STATUS_OK and queue nothing. A $crash that cannot be queued
  * returns the enqueue status and leaves the once-flag clear. */
 int honch_report_crash(honch_client_t *client, const honch_crash_report_t *report);
@@ -525,6 +533,69 @@ typedef struct honch_scheduler_state {
 } honch_scheduler_state_t;
 
 int honch_scheduler_state(const honch_client_t *client, honch_scheduler_state_t *out);
+
+/* ------------------------------------------------------------------------ */
+/* The most recent failure (the wrapper's last_error(), honch-micropython    */
+/* 0.3.1; contract clause C51).                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Reasons: what exactly failed. A delivery outcome has the reason of its HTTP
+ * answer or transport failure; a failure returned by an API call that has no
+ * more specific reason has the reason of its status. harness/protocol.py
+ * (LAST_ERROR_REASONS) lists the same strings. */
+#define HONCH_REASON_NONE "none"
+#define HONCH_REASON_OFFLINE "offline"                 /* flush() while offline */
+#define HONCH_REASON_MIN_INTERVAL "min_interval"       /* flush() inside the spacing window */
+#define HONCH_REASON_TIMEOUT "timeout"                 /* no answer within transport_timeout_ms */
+#define HONCH_REASON_CONNECTION_FAILED "connection_failed" /* refused, reset, DNS, unreadable answer */
+#define HONCH_REASON_AUTH_INVALID_KEY "auth_invalid_key"   /* 401 */
+#define HONCH_REASON_FORBIDDEN "forbidden"             /* 403 */
+#define HONCH_REASON_BAD_REQUEST "bad_request"         /* 400 */
+#define HONCH_REASON_NOT_FOUND "not_found"             /* 404 */
+#define HONCH_REASON_PAYLOAD_TOO_LARGE "payload_too_large" /* 413 */
+#define HONCH_REASON_UNSUPPORTED_MEDIA_TYPE "unsupported_media_type" /* 415 */
+#define HONCH_REASON_UNPROCESSABLE "unprocessable"     /* 422 */
+#define HONCH_REASON_REJECTED "rejected"               /* any other refusing 4xx */
+#define HONCH_REASON_REQUEST_TIMEOUT "request_timeout" /* 408 */
+#define HONCH_REASON_CONFLICT "conflict"               /* 409 */
+#define HONCH_REASON_RATE_LIMITED "rate_limited"       /* 429 */
+#define HONCH_REASON_SERVER_ERROR "server_error"       /* 5xx */
+#define HONCH_REASON_UNEXPECTED_STATUS "unexpected_status" /* 202 on a final frame, 204 on another, 1xx, 3xx */
+#define HONCH_REASON_UNDELIVERABLE "undeliverable_event"   /* dead-lettered without a request (6.3 step 4) */
+
+/* Components: where it failed. */
+#define HONCH_COMPONENT_API "api"             /* an argument or the client's state */
+#define HONCH_COMPONENT_SCHEDULER "scheduler" /* offline, spacing */
+#define HONCH_COMPONENT_TRANSPORT "transport" /* the request did not get an answer */
+#define HONCH_COMPONENT_SERVER "server"       /* the answer refused or deferred it */
+#define HONCH_COMPONENT_QUEUE "queue"         /* the queue could not hold or encode it */
+
+#define HONCH_LAST_ERROR_MESSAGE_BYTES 95
+
+typedef struct honch_last_error {
+    int status;            /* HONCH_STATUS_OK until something failed */
+    const char *reason;    /* a HONCH_REASON_* string, or the snake_case name of
+                              the status (e.g. "invalid_argument"); "none" until
+                              something failed */
+    const char *component; /* a HONCH_COMPONENT_* string; NULL until something failed */
+    int http_status;       /* the HTTP answer involved, 0 when none */
+    int os_error;          /* honch_response_t.os_error of the failed request, 0 when none */
+    char message[HONCH_LAST_ERROR_MESSAGE_BYTES + 1]; /* NUL-terminated; never the project key */
+} honch_last_error_t;
+
+/* The most recent failure of this client: a delivery outcome recorded by
+ * honch_tick/flush/shutdown (even though tick returns OK), or a failure a port
+ * returned to its caller and noted with honch_note_error. It is never cleared
+ * by a later success; reset() keeps it. Valid also after shutdown. */
+int honch_last_error(const honch_client_t *client, honch_last_error_t *out);
+
+/* A port reports a failure it returns to its caller (every non-OK status it
+ * raises, including its own argument checks before calling the core).
+ * message[0..len) (UTF-8, cut to HONCH_LAST_ERROR_MESSAGE_BYTES on a character
+ * boundary) says what was wrong; NULL keeps the status text. When the core
+ * has just recorded a more specific failure with the same status during the
+ * call (a delivery outcome of flush), that record is kept. */
+void honch_note_error(honch_client_t *client, int status, const char *message, size_t len);
 
 #ifdef __cplusplus
 }

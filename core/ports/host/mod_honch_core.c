@@ -65,22 +65,25 @@ typedef struct {
 } ClientObject;
 
 /*
- * Raise _honch_core.Error(status, detail or text), with .detail when given:
- * the same args as the MicroPython module, whose exceptions cannot carry
- * attributes and so keep the detail in args[1].
+ * Raise _honch_core.Error: str(exc) is the status text (the published wrapper
+ * maps by `.status`, else by that text), `.status` the status value and
+ * `.detail` what exactly was wrong (or None).
  */
 static PyObject *raise_status(int status, const char *detail) {
-    PyObject *exc = PyObject_CallFunction(HonchCoreError, "is", status,
-                                          detail ? detail : honch_status_text(status));
+    PyObject *exc = PyObject_CallFunction(HonchCoreError, "s", honch_status_text(status));
     if (exc == NULL) {
         return NULL;
     }
+    PyObject *status_obj = PyLong_FromLong(status);
     PyObject *detail_obj = detail ? PyUnicode_FromString(detail) : Py_NewRef(Py_None);
-    if (detail_obj == NULL || PyObject_SetAttrString(exc, "detail", detail_obj) < 0) {
+    if (status_obj == NULL || detail_obj == NULL || PyObject_SetAttrString(exc, "status", status_obj) < 0
+        || PyObject_SetAttrString(exc, "detail", detail_obj) < 0) {
+        Py_XDECREF(status_obj);
         Py_XDECREF(detail_obj);
         Py_DECREF(exc);
         return NULL;
     }
+    Py_DECREF(status_obj);
     Py_DECREF(detail_obj);
     PyErr_SetObject(HonchCoreError, exc);
     Py_DECREF(exc);
@@ -303,6 +306,18 @@ static int is_timeout_error(PyObject *value) {
     return timeout;
 }
 
+/* errno of an OSError (0 for anything else), for last_error()'s os_error. */
+static int os_error_of(PyObject *value) {
+    if (!PyObject_TypeCheck(value, (PyTypeObject *)PyExc_OSError)) {
+        return 0;
+    }
+    PyObject *err = PyObject_GetAttrString(value, "errno");
+    int code = err != NULL && PyLong_Check(err) ? (int)PyLong_AsLong(err) : 0;
+    Py_XDECREF(err);
+    PyErr_Clear();
+    return code;
+}
+
 static PyObject *transport_function(ClientObject *self) {
     if (self->transport != NULL) {
         return Py_NewRef(self->transport);
@@ -390,15 +405,18 @@ static void op_post(void *ctx, const honch_request_t *req, honch_response_t *res
         if (value != NULL && is_timeout_error(value)) {
             resp->outcome = HONCH_POST_TIMEOUT;
         }
+        resp->os_error = value != NULL ? os_error_of(value) : 0;
         Py_XDECREF(type);
         Py_XDECREF(value);
         Py_XDECREF(tb);
         return;
     }
-    /* (status, retry_after): anything else is an unreadable answer. */
-    if (PyTuple_Check(result) && PyTuple_GET_SIZE(result) == 2) {
-        PyObject *status = PyTuple_GET_ITEM(result, 0);
-        PyObject *retry_after = PyTuple_GET_ITEM(result, 1);
+    /* (status, retry_after), or a bare status (a transport without Retry-After):
+     * anything else is an unreadable answer. */
+    int pair = PyTuple_Check(result) && PyTuple_GET_SIZE(result) == 2;
+    if (pair || (PyLong_Check(result) && !PyBool_Check(result))) {
+        PyObject *status = pair ? PyTuple_GET_ITEM(result, 0) : result;
+        PyObject *retry_after = pair ? PyTuple_GET_ITEM(result, 1) : Py_None;
         long code = -1;
         if (PyLong_Check(status) && !PyBool_Check(status)) {
             code = PyLong_AsLong(status);
@@ -1120,6 +1138,40 @@ static void Client_dealloc(ClientObject *self) {
 /* Client: methods                                                            */
 /* ------------------------------------------------------------------------ */
 
+/* A method raised: a core error becomes the client's last_error (honch_note_error). */
+static void note_raised(ClientObject *self) {
+    if (!PyErr_ExceptionMatches(HonchCoreError)) {
+        return;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *status = value ? PyObject_GetAttrString(value, "status") : NULL;
+    PyObject *detail = value ? PyObject_GetAttrString(value, "detail") : NULL;
+    const char *text = NULL;
+    Py_ssize_t len = 0;
+    if (detail != NULL && PyUnicode_Check(detail)) {
+        text = PyUnicode_AsUTF8AndSize(detail, &len);
+    }
+    if (status != NULL && PyLong_Check(status)) {
+        honch_note_error(&self->client, (int)PyLong_AsLong(status), text, (size_t)len);
+    }
+    PyErr_Clear();
+    Py_XDECREF(status);
+    Py_XDECREF(detail);
+    PyErr_Restore(type, value, tb);
+}
+
+/* METH_* functions that note their core errors (see note_raised). */
+#define NOTED(name)                                                        \
+    static PyObject *name##_noted(ClientObject *self, PyObject *arg) {     \
+        PyObject *result = name(self, arg);                                \
+        if (result == NULL) {                                              \
+            note_raised(self);                                             \
+        }                                                                  \
+        return result;                                                     \
+    }
+
 /* str argument -> UTF-8; NULL (with Error(1) raised) otherwise. */
 static const char *utf8_arg(PyObject *obj, const char *what, Py_ssize_t *len) {
     if (!PyUnicode_Check(obj)) {
@@ -1204,9 +1256,10 @@ static PyObject *Client_session_end(ClientObject *self, PyObject *Py_UNUSED(igno
     return status_result(self, honch_session_end(&self->client), NULL);
 }
 
+/* report_log_error(component, message): the published wrapper's argument order. */
 static PyObject *Client_report_log_error(ClientObject *self, PyObject *args) {
-    PyObject *message, *component = Py_None;
-    if (!PyArg_ParseTuple(args, "O|O:report_log_error", &message, &component)) {
+    PyObject *message, *component;
+    if (!PyArg_ParseTuple(args, "OO:report_log_error", &component, &message)) {
         return NULL;
     }
     Py_ssize_t message_len, component_len = 0;
@@ -1240,7 +1293,13 @@ static PyObject *Client_connectivity_changed(ClientObject *self, PyObject *state
     return status_result(self, honch_connectivity_changed(&self->client, state == Py_True), NULL);
 }
 
-static int online_arg(PyObject *arg, bool *online) {
+/* tick/flush/shutdown([online]): the published wrapper checks connectivity itself
+ * and calls them without arguments (online); a wrapper may pass its decision. */
+static int online_arg(PyObject *args, const char *format, bool *online) {
+    PyObject *arg = Py_True;
+    if (!PyArg_ParseTuple(args, format, &arg)) {
+        return -1;
+    }
     int truth = PyObject_IsTrue(arg);
     if (truth < 0) {
         return -1;
@@ -1249,25 +1308,25 @@ static int online_arg(PyObject *arg, bool *online) {
     return 0;
 }
 
-static PyObject *Client_tick(ClientObject *self, PyObject *arg) {
+static PyObject *Client_tick(ClientObject *self, PyObject *args) {
     bool online;
-    if (online_arg(arg, &online) < 0) {
+    if (online_arg(args, "|O:tick", &online) < 0) {
         return NULL;
     }
     return status_result(self, honch_tick(&self->client, online), NULL);
 }
 
-static PyObject *Client_flush(ClientObject *self, PyObject *arg) {
+static PyObject *Client_flush(ClientObject *self, PyObject *args) {
     bool online;
-    if (online_arg(arg, &online) < 0) {
+    if (online_arg(args, "|O:flush", &online) < 0) {
         return NULL;
     }
     return status_result(self, honch_flush(&self->client, online), NULL);
 }
 
-static PyObject *Client_shutdown(ClientObject *self, PyObject *arg) {
+static PyObject *Client_shutdown(ClientObject *self, PyObject *args) {
     bool online;
-    if (online_arg(arg, &online) < 0) {
+    if (online_arg(args, "|O:shutdown", &online) < 0) {
         return NULL;
     }
     int st = honch_shutdown(&self->client, online);
@@ -1316,22 +1375,58 @@ static PyObject *Client_stream_id(ClientObject *self, PyObject *Py_UNUSED(ignore
     return PyUnicode_FromString(honch_stream_id(&self->client));
 }
 
+static PyObject *int_or_none(int value) {
+    return value ? PyLong_FromLong(value) : Py_NewRef(Py_None);
+}
+
+/* last_error() -> {status, reason, http, os_error, message, component} (honch-micropython 0.3.1). */
+static PyObject *Client_last_error(ClientObject *self, PyObject *Py_UNUSED(ignored)) {
+    honch_last_error_t e;
+    int st = honch_last_error(&self->client, &e);
+    if (st != HONCH_STATUS_OK) {
+        return raise_status(st, NULL);
+    }
+    return Py_BuildValue("{sssssNsNszsz}", "status", honch_status_text(e.status), "reason", e.reason,
+                         "http", int_or_none(e.http_status), "os_error", int_or_none(e.os_error),
+                         "message", e.status ? e.message : NULL, "component", e.component);
+}
+
+NOTED(Client_track)
+NOTED(Client_identify)
+NOTED(Client_set_property)
+NOTED(Client_session_start)
+NOTED(Client_session_end)
+NOTED(Client_report_log_error)
+NOTED(Client_report_crash)
+NOTED(Client_connectivity_changed)
+NOTED(Client_tick)
+NOTED(Client_flush)
+NOTED(Client_reset)
+NOTED(Client_shutdown)
+NOTED(Client_get_device_id)
+NOTED(Client_queue_stats)
+
+/* The published wrapper's interface (honch-micropython 0.3.1, honch/client.py), plus stream_id. */
 static PyMethodDef Client_methods[] = {
-    {"track", (PyCFunction)Client_track, METH_VARARGS, "track(name, props=None): queue an event."},
-    {"identify", (PyCFunction)Client_identify, METH_VARARGS, "identify(distinct_id, traits=None)."},
-    {"set_property", (PyCFunction)Client_set_property, METH_VARARGS, "set_property(key, value)."},
-    {"session_start", (PyCFunction)Client_session_start, METH_VARARGS, "session_start(name=None)."},
-    {"session_end", (PyCFunction)Client_session_end, METH_NOARGS, "session_end()."},
-    {"report_log_error", (PyCFunction)Client_report_log_error, METH_VARARGS,
-     "report_log_error(message, component=None)."},
-    {"report_crash", (PyCFunction)Client_report_crash, METH_O, "report_crash(props: dict): queue $crash."},
-    {"connectivity_changed", (PyCFunction)Client_connectivity_changed, METH_O, "connectivity_changed(state: bool)."},
-    {"tick", (PyCFunction)Client_tick, METH_O, "tick(online)."},
-    {"flush", (PyCFunction)Client_flush, METH_O, "flush(online)."},
-    {"reset", (PyCFunction)Client_reset, METH_NOARGS, "reset()."},
-    {"shutdown", (PyCFunction)Client_shutdown, METH_O, "shutdown(online)."},
-    {"get_device_id", (PyCFunction)Client_get_device_id, METH_NOARGS, "get_device_id() -> str."},
-    {"queue_stats", (PyCFunction)Client_queue_stats, METH_NOARGS, "queue_stats() -> dict."},
+    {"track", (PyCFunction)Client_track_noted, METH_VARARGS, "track(name, properties=None): queue an event."},
+    {"identify", (PyCFunction)Client_identify_noted, METH_VARARGS, "identify(distinct_id, traits=None)."},
+    {"set_property", (PyCFunction)Client_set_property_noted, METH_VARARGS, "set_property(key, value)."},
+    {"session_start", (PyCFunction)Client_session_start_noted, METH_VARARGS, "session_start(name=None)."},
+    {"session_end", (PyCFunction)Client_session_end_noted, METH_NOARGS, "session_end()."},
+    {"report_log_error", (PyCFunction)Client_report_log_error_noted, METH_VARARGS,
+     "report_log_error(component, message): coalesced $error; component may be None."},
+    {"report_crash", (PyCFunction)Client_report_crash_noted, METH_O,
+     "report_crash(report: dict): queue $crash ({message, type, backtrace} or the fields of contract 11.4)."},
+    {"connectivity_changed", (PyCFunction)Client_connectivity_changed_noted, METH_O,
+     "connectivity_changed(connected: bool)."},
+    {"tick", (PyCFunction)Client_tick_noted, METH_VARARGS, "tick(online=True)."},
+    {"flush", (PyCFunction)Client_flush_noted, METH_VARARGS, "flush(online=True)."},
+    {"reset", (PyCFunction)Client_reset_noted, METH_NOARGS, "reset()."},
+    {"shutdown", (PyCFunction)Client_shutdown_noted, METH_VARARGS, "shutdown(online=True)."},
+    {"get_device_id", (PyCFunction)Client_get_device_id_noted, METH_NOARGS, "get_device_id() -> str."},
+    {"queue_stats", (PyCFunction)Client_queue_stats_noted, METH_NOARGS, "queue_stats() -> dict."},
+    {"last_error", (PyCFunction)Client_last_error, METH_NOARGS,
+     "last_error() -> {status, reason, http, os_error, message, component}: the most recent failure."},
     {"stream_id", (PyCFunction)Client_stream_id, METH_NOARGS, "stream_id() -> str (8 lowercase hex)."},
     {NULL, NULL, 0, NULL},
 };
@@ -1393,10 +1488,11 @@ PyMODINIT_FUNC PyInit__honch_core(void) {
         return NULL;
     }
     HonchCoreError = PyErr_NewExceptionWithDoc("_honch_core.Error",
-                                               "A core status other than OK: args == (status, text).", NULL, NULL);
+                                               "A core status other than OK: str() is the status text; .status and .detail.", NULL, NULL);
     if (HonchCoreError == NULL || PyModule_AddObjectRef(m, "Error", HonchCoreError) < 0
         || PyModule_AddObjectRef(m, "Client", (PyObject *)&ClientType) < 0
         || PyModule_AddStringConstant(m, "SDK_VERSION", honch_sdk_version()) < 0
+        || PyModule_AddStringConstant(m, "__version__", honch_sdk_version()) < 0
         || PyModule_AddStringConstant(m, "PLATFORM", HONCH_SDK_PLATFORM_HOST) < 0) {
         Py_DECREF(m);
         return NULL;
