@@ -79,13 +79,14 @@ class RemoteError(Exception):
 def raises_remote(class_name: str, status: int | None = None):
     """``with raises_remote("RateLimitedError", status=5): device.flush()``.
 
-    Passes when the device raised ``class_name`` (or a subclass) with that status."""
+    Passes when the device raised ``class_name`` (or a subclass) with that status; the
+    status is checked where the port's exceptions carry one (capability status_attr)."""
     try:
         yield
     except RemoteError as exc:
         if not exc.is_a(class_name):
             raise AssertionError(f"expected {class_name}, got {exc}") from exc
-        if status is not None and exc.status != status:
+        if status is not None and exc.status is not None and exc.status != status:
             raise AssertionError(f"expected {class_name} with status {status}, got {exc}") from exc
         return
     raise AssertionError(f"expected the device to raise {class_name}; nothing was raised")

@@ -8,7 +8,7 @@ import threading
 from harness.boards.links import ByteLog, SerialLink
 from harness.cli import main
 
-VERSION = open(__file__.rsplit("/tests/", 1)[0] + "/VERSION").read().strip()
+from harness import SDK_VERSION as VERSION
 
 
 def test_boards_command_probes_and_reports(tmp_path, capsys):
@@ -20,7 +20,7 @@ def test_boards_command_probes_and_reports(tmp_path, capsys):
     out = capsys.readouterr().out
     assert status == 1, "a failing probe makes the command fail"
     host, broken = out.split("broken", 1)
-    assert "OK" in host and f"_honch_core {VERSION}" in host and "cpython 3." in host
+    assert "OK" in host and f"honch {VERSION}" in host and "cpython 3." in host
     assert "FAIL unreachable" in broken and "no/such/micropython does not exist" in broken
     assert "off" in out and "[disabled]" in out
 

@@ -10,7 +10,7 @@ from harness.boards.inventory import BoardsFileError, load_boards, parse_boards
 def test_shipped_inventory_has_the_three_emulated_boards():
     boards = load_boards()
     assert {"host", "unix", "qemu-an385"} <= set(boards)
-    assert boards["host"].port_kind == "subprocess" and "excepthook" in boards["host"].tags
+    assert boards["host"].port_kind == "subprocess" and "wall_clock" in boards["host"].tags and boards["host"].wrapper == "project"
     assert boards["unix"].firmware == "build"
     qemu = boards["qemu-an385"]
     assert (qemu.kind, qemu.network, qemu.reset, qemu.port_kind) == ("qemu", "tether", "qemu-restart", "pty")

@@ -143,7 +143,7 @@ def test_reboot_mid_op_is_detected_at_once(fake_device, started):
 
 def test_agent_copied_with_mpremote_onto_a_stock_board(fake_device_factory, tmp_path):
     device = fake_device_factory(frozen_agent=False)
-    driver = BoardDriver(serial_board(device.port, agent="copy"), artifacts=tmp_path)
+    driver = BoardDriver(serial_board(device.port, agent="copy", wrapper="project"), artifacts=tmp_path)
     try:
         driver.start()
         assert (device.workdir / "honch_agent.py").is_file()

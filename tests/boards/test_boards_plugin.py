@@ -20,7 +20,7 @@ from harness.boards.pool import BoardPool
 BOARDS = """
 [boards.host-a]
 kind = "host"
-tags = ["excepthook"]
+tags = ["battery"]
 op_timeout = 5
 
 [boards.host-b]
@@ -98,14 +98,14 @@ def test_board_option_selects_and_requires_tags_skips(tmp_path):
         def test_any(board):
             assert board.call("ping") is None
 
-        @pytest.mark.requires_tags("excepthook")
+        @pytest.mark.requires_tags("battery")
         def test_hook(board):
             assert board.name == "host-a"
     """, "-v", "-rs")
     assert result.returncode == 0, result.stdout
     assert "test_any[host-a] PASSED" in result.stdout and "test_any[host-b] PASSED" in result.stdout
     assert "test_hook[host-a] PASSED" in result.stdout
-    assert "board host-b lacks tag(s) excepthook" in result.stdout
+    assert "board host-b lacks tag(s) battery" in result.stdout
 
     only_b = run_pytest(tmp_path, "def test_any(board):\n    pass\n", "--board", "host-b", "-v")
     assert "test_any[host-b] PASSED" in only_b.stdout and "host-a" not in only_b.stdout

@@ -155,7 +155,7 @@ def test_a_missing_compiler_names_the_debian_package(target, package, tmp_path, 
 
 
 def test_unknown_target_lists_the_known_ones():
-    with pytest.raises(FirmwareError, match="unknown firmware 'esp32': choose one of unix, qemu, qemu-no-usermod"):
+    with pytest.raises(FirmwareError, match="unknown firmware 'esp32': choose one of unix, unix-core-only, unix-published-0.3.1, qemu, qemu-no-usermod"):
         build.target("esp32")
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from harness import __version__
+from harness import SDK_VERSION
 from harness.protocol import CONTEXT_IDS, QUEUE_STATS_KEYS, SDK_PLATFORM_MICROPYTHON
 from harness.wire import F64, Int, UInt, decode_frames
 
@@ -44,7 +44,7 @@ result = {"platform": sys.platform, "core_platform": _honch_core.PLATFORM, "vers
 """)
     assert result["platform"] == "qemu"
     assert result["core_platform"] == SDK_PLATFORM_MICROPYTHON
-    assert result["version"] == __version__
+    assert result["version"] == SDK_VERSION
     stats = result["stats"]
     assert set(stats) == set(QUEUE_STATS_KEYS)
     assert stats["queued_events"] == 6  # $device_boot + 5

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from harness import __version__
+from harness import SDK_VERSION
 from harness.protocol import SDK_PLATFORM_MICROPYTHON, STATUSES, U32_MAX
 from harness.wire import F64, Bytes, Int, Map, Reserved, UInt, decode_frames
 
@@ -50,13 +50,13 @@ result = {"platform": _honch_core.PLATFORM, "sdk_version": _honch_core.SDK_VERSI
 """, env=tenant_env(capture))
     after_ms = time.time() * 1000
     assert result["platform"] == SDK_PLATFORM_MICROPYTHON
-    assert result["sdk_version"] == __version__
+    assert result["sdk_version"] == SDK_VERSION
     assert result["stats"]["queued_events"] == 0
     events = capture.wait_for_events(2, timeout=10)
     assert [e["event"] for e in events] == ["$device_boot", "firmware_e2e"]
     for event in events:
         assert event["properties"]["$sdk_platform"] == SDK_PLATFORM_MICROPYTHON
-        assert event["properties"]["$sdk_version"] == __version__
+        assert event["properties"]["$sdk_version"] == SDK_VERSION
         assert event["distinct_id"] == "fw-unix-1"
         assert event["_meta"]["stream_id"] == result["stream_id"]
         # The unix port's wall clock is valid, so timestamps are real times (contract 5).
