@@ -174,6 +174,31 @@ def test_tether_reports_refused_connection_as_transport(host_tether_board, captu
         device.flush()
 
 
+def test_tether_serves_a_port_whose_post_chunk_returns_a_bare_status(tmp_path, capture):
+    """tether_reply = "status": the device gets what its own post_chunk would return; the
+    port then never sees Retry-After, so it falls back to its backoff."""
+    from harness.agent.device import Device
+
+    spec = BoardSpec(name="host-bare", kind="host", network="tether", tether_reply="status", op_timeout=15)
+    driver = BoardDriver(spec, artifacts=tmp_path)
+    try:
+        driver.start()
+        device = Device(driver, capture.endpoint, capture.key)
+        device.init(flush_min_interval_ms=protocol.SPACING_DISABLED, flush_retry_initial_ms=100,
+                    flush_retry_max_ms=100)
+        device.track("bare")
+        device.flush()
+        assert "bare" in {e["event"] for e in capture.wait_for_events(2)}
+        device.track("limited")
+        capture.add_faults({"status": 429, "headers": {"Retry-After": "30"}})
+        with raises_remote("RateLimitedError"):
+            device.flush()
+        device.pump(600)  # a port without Retry-After retries after its backoff (~100 ms), not 30 s
+        assert "limited" in {e["event"] for e in capture.events()}
+    finally:
+        driver.stop()
+
+
 def test_tether_bytes_equal_the_firmware_encoder():
     transport = firmware_transport()
     url = "http://127.0.0.1:8080/capture"
