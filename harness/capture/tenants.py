@@ -9,22 +9,45 @@ server without limit: the oldest entries are dropped and counted.
 from __future__ import annotations
 
 import collections
+import ctypes
 import hashlib
 import hmac
+import itertools
+import heapq
 import os
 import re
+import sys
 
 from harness.protocol import CAPTURE_LIMITS, SDK_LIMITS, Limits
 
 from .faults import MAX_PENDING_FAULTS, Fault
 
-#: Per-tenant request log cap: entries, and bytes of recorded bodies.
+#: Per-tenant request log cap: entries, and bytes held for them (heads and bodies).
 MAX_LOGGED_REQUESTS = 10_000
-MAX_LOGGED_BODY_BYTES = 32 * 1024 * 1024
+MAX_LOGGED_BYTES = 32 * 1024 * 1024
 #: Per-tenant stored events cap.
 MAX_STORED_EVENTS = 200_000
 #: How many tenants one server holds (relevant with --open, where any key creates one).
 MAX_TENANTS = 10_000
+#: Server-wide bound on what all tenants hold (``--max-memory``), and its floor: one
+#: request may add up to ~1.5 MiB (a 1 MiB message's events, a 64 KiB body).
+DEFAULT_MAX_MEMORY = 256 * 1024 * 1024
+MIN_MAX_MEMORY = 8 * 1024 * 1024
+#: Eviction brings the budget this far below its limit, so it runs once per few MiB.
+EVICTION_SLACK = 1 / 64
+#: Container slots measured with tracemalloc on CPython 3.11: a deque slot (one pointer
+#: plus block overhead), a log entry's tuple and its time float.
+DEQUE_SLOT_BYTES = 9
+LOG_ENTRY_OVERHEAD_BYTES = 64 + 24 + 2 * DEQUE_SLOT_BYTES
+#: Per-frame bookkeeping of a partial (offset int, tuple, dict slot) plus bytearray growth slack.
+PARTIAL_FRAME_OVERHEAD_BYTES = 192
+#: Deleting or resetting a tenant that held this much returns free heap memory to the OS.
+TRIM_AFTER_BYTES = 1024 * 1024
+#: ``events`` and ``requests`` pages: default and maximum items, and a byte bound so that
+#: serializing one page never holds the event loop for long.
+PAGE_DEFAULT_LIMIT = 1000
+PAGE_MAX_LIMIT = 10_000
+PAGE_MAX_BYTES = 4 * 1024 * 1024
 #: Project keys are header values (W3.2); the control API refuses anything else.
 MAX_KEY_LENGTH = 1024
 #: No configured limit may exceed this; it bounds what one request can make the
@@ -111,20 +134,52 @@ def _parse_limits(given) -> Limits:
     return Limits(**values)
 
 
-class TenantState:
-    """Everything the mock holds for one project key."""
+class Budget:
+    """Memory the server holds for all tenants (stored events, request logs, partials), in
+    bytes as really held: the stored JSON text and bodies with their object and container
+    overhead, and each partial's payload plus per-frame bookkeeping."""
 
-    def __init__(self, key: str, alias: str, options: TenantOptions, reassembler):
+    def __init__(self, limit: int = DEFAULT_MAX_MEMORY):
+        if limit < MIN_MAX_MEMORY:
+            raise ValueError(f"max_memory must be at least {MIN_MAX_MEMORY} bytes, got {limit!r}")
+        self.limit = limit
+        self.used = 0
+        #: items removed to keep ``used`` within ``limit`` (oldest first, across tenants)
+        self.evicted = 0
+
+    def to_json(self) -> dict:
+        return {"used": self.used, "max": self.limit, "evicted": self.evicted}
+
+
+def _text_cost(text: str) -> int:
+    return sys.getsizeof(text) + DEQUE_SLOT_BYTES
+
+
+class TenantState:
+    """Everything the mock holds for one project key.
+
+    Events are kept as their JSON text (already redacted), each with the time of the
+    request that stored it; request-log entries as (time, JSON text without the body,
+    body bytes), the body hex-encoded only when read. Positions count from the
+    tenant's creation (or reset), so a reader's cursor survives drops."""
+
+    def __init__(self, key: str, alias: str, options: TenantOptions, reassembler, budget: Budget,
+                 generation: int = 0):
         self.key = key
         self.alias = alias
         self.options = options
         self.reassembler = reassembler
-        self.events: collections.deque[dict] = collections.deque()
+        self.budget = budget
+        #: the redactor generation this tenant's data was first redacted against
+        self.generation = generation
+        self.events: collections.deque[str] = collections.deque()
+        self._event_times: collections.deque[float] = collections.deque()
         self.events_dropped = 0
-        #: (log entry, recorded body bytes), oldest first
-        self.requests: collections.deque[tuple[dict, int]] = collections.deque()
+        self.requests: collections.deque[tuple[float, str, bytes]] = collections.deque()
         self.requests_dropped = 0
-        self._logged_body_bytes = 0
+        self._log_bytes = 0
+        self._partial_bytes = 0
+        self.held = 0
         self.faults: collections.deque[Fault] = collections.deque()
 
     # -- faults ------------------------------------------------------------------
@@ -144,36 +199,140 @@ class TenantState:
             self.faults.popleft()
         return fault
 
+    # -- accounting ----------------------------------------------------------------
+
+    def _grow(self, size: int) -> None:
+        self.held += size
+        self.budget.used += size
+
+    def partials_changed(self) -> None:
+        """Call after the reassembler ran: its held bytes move into the budget."""
+        now = self.reassembler.buffered_bytes
+        self._grow(now - self._partial_bytes)
+        self._partial_bytes = now
+
+    def release(self) -> None:
+        """The tenant is deleted or replaced: everything it held leaves the budget, and
+        the C heap gives back what it can (CPython keeps freed memory otherwise)."""
+        self.budget.used -= self.held
+        freed, self.held = self.held, 0
+        self.events.clear()
+        self._event_times.clear()
+        self.requests.clear()
+        while self.reassembler.oldest() is not None:
+            self.reassembler.discard(self.reassembler.oldest()[0])
+        self._partial_bytes = self.reassembler.buffered_bytes
+        # a delayed fault may still complete a request for this tenant: it is no longer counted
+        self.budget = Budget(MIN_MAX_MEMORY)
+        if freed >= TRIM_AFTER_BYTES:
+            _trim_heap()
+
     # -- logs --------------------------------------------------------------------
 
-    def log_request(self, record: dict, body_size: int) -> None:
-        self.requests.append((record, body_size))
-        self._logged_body_bytes += body_size
-        while len(self.requests) > MAX_LOGGED_REQUESTS or (
-                self._logged_body_bytes > MAX_LOGGED_BODY_BYTES and len(self.requests) > 1):
-            _, dropped_size = self.requests.popleft()
-            self._logged_body_bytes -= dropped_size
-            self.requests_dropped += 1
+    def log_request(self, t: float, text: str, body: bytes) -> None:
+        size = _entry_cost(text, body)
+        self.requests.append((t, text, body))
+        self._log_bytes += size
+        self._grow(size)
+        while len(self.requests) > 1 and (len(self.requests) > MAX_LOGGED_REQUESTS
+                                          or self._log_bytes > MAX_LOGGED_BYTES):
+            self.drop_oldest_request()
 
-    def store_events(self, events: list[dict]) -> None:
-        self.events.extend(events)
-        overflow = len(self.events) - MAX_STORED_EVENTS
-        for _ in range(max(0, overflow)):
-            self.events.popleft()
-            self.events_dropped += 1
+    def drop_oldest_request(self) -> int:
+        _, text, body = self.requests.popleft()
+        size = _entry_cost(text, body)
+        self._log_bytes -= size
+        self._grow(-size)
+        self.requests_dropped += 1
+        return size
 
-    def requests_json(self) -> list[dict]:
-        return [record for record, _ in self.requests]
+    def store_events(self, texts: list[str], t: float) -> None:
+        size = 0
+        for text in texts:
+            size += _text_cost(text) + DEQUE_SLOT_BYTES
+        self.events.extend(texts)
+        self._event_times.extend([t] * len(texts))
+        self._grow(size)
+        while len(self.events) > MAX_STORED_EVENTS:
+            self.drop_oldest_event()
+
+    def drop_oldest_event(self) -> int:
+        text = self.events.popleft()
+        self._event_times.popleft()
+        size = _text_cost(text) + DEQUE_SLOT_BYTES
+        self._grow(-size)
+        self.events_dropped += 1
+        return size
+
+    def drop_oldest_partial(self) -> None:
+        oldest = self.reassembler.oldest()
+        if oldest is not None:
+            self.reassembler.discard(oldest[0])
+            self.reassembler.discarded += 1
+            self.partials_changed()
+
+    def oldest(self):
+        """(time, drop function) of each non-empty store, for server-wide eviction."""
+        found = []
+        if self.events:
+            found.append((self._event_times[0], self.drop_oldest_event))
+        if self.requests:
+            found.append((self.requests[0][0], self.drop_oldest_request))
+        partial = self.reassembler.oldest()
+        if partial is not None:
+            found.append((partial[1], self.drop_oldest_partial))
+        return found
+
+    # -- reading -----------------------------------------------------------------
+
+    def events_page(self, after: int, limit: int) -> tuple[list[str], int, int]:
+        """JSON texts of the events at positions ``after``.. (at most ``limit`` and about
+        PAGE_MAX_BYTES), the position to continue from, and how many remain after it."""
+        start = max(after, self.events_dropped)
+        index = start - self.events_dropped
+        taken, size = [], 0
+        for text in itertools.islice(self.events, index, index + limit):
+            taken.append(text)
+            size += len(text)
+            if size >= PAGE_MAX_BYTES:
+                break
+        end = start + len(taken)
+        return taken, end, self.events_dropped + len(self.events) - end
+
+    def requests_page(self, after: int, limit: int) -> tuple[list[str], int, int]:
+        start = max(after, self.requests_dropped)
+        index = start - self.requests_dropped
+        taken, size = [], 0
+        for _, text, body in itertools.islice(self.requests, index, index + limit):
+            taken.append(text + body.hex() + '"}')
+            size += len(text) + 2 * len(body)
+            if size >= PAGE_MAX_BYTES:
+                break
+        end = start + len(taken)
+        return taken, end, self.requests_dropped + len(self.requests) - end
+
+
+def _trim_heap() -> None:
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: freed memory stays reusable, just not returned
+        pass
+
+
+def _entry_cost(text: str, body: bytes) -> int:
+    return LOG_ENTRY_OVERHEAD_BYTES + sys.getsizeof(text) + sys.getsizeof(body)
 
 
 class Tenants:
     """The tenant registry. Aliases are salted hashes of the key, so logs can tell
-    tenants apart without ever showing a key."""
+    tenants apart without ever showing a key. Every tenant key is a secret of ``redactor``."""
 
-    def __init__(self, reassembler_factory, *, max_tenants: int = MAX_TENANTS):
+    def __init__(self, reassembler_factory, *, redactor, budget: Budget, max_tenants: int = MAX_TENANTS):
         self._by_key: dict[str, TenantState] = {}
         self._reassembler_factory = reassembler_factory
         self._salt = os.urandom(16)
+        self.redactor = redactor
+        self.budget = budget
         self.max_tenants = max_tenants
 
     def alias(self, key: str) -> str:
@@ -185,15 +344,53 @@ class Tenants:
 
     def put(self, key: str, options: TenantOptions) -> tuple[TenantState, bool]:
         """Create the tenant, or reset it (fresh state, new options). Returns (tenant, created)."""
-        created = key not in self._by_key
-        if created and len(self._by_key) >= self.max_tenants:
+        old = self._by_key.get(key)
+        if old is None and len(self._by_key) >= self.max_tenants:
             raise OptionsError(f"the server holds at most {self.max_tenants} tenants; delete some first")
-        tenant = TenantState(key, self.alias(key), options, self._reassembler_factory())
+        self.redactor.add(key)
+        if old is not None:
+            old.release()
+        tenant = TenantState(key, self.alias(key), options, self._reassembler_factory(), self.budget,
+                             self.redactor.generation)
         self._by_key[key] = tenant
-        return tenant, created
+        return tenant, old is None
 
     def delete(self, key: str) -> bool:
-        return self._by_key.pop(key, None) is not None
+        tenant = self._by_key.pop(key, None)
+        if tenant is None:
+            return False
+        tenant.release()
+        self.redactor.discard(key)
+        return True
+
+    def __iter__(self):
+        return iter(list(self._by_key.values()))
 
     def __len__(self) -> int:
         return len(self._by_key)
+
+    def expire_partials(self) -> None:
+        """Drop expired partials of every tenant, active or idle."""
+        for tenant in self._by_key.values():
+            if len(tenant.reassembler) and tenant.reassembler.expire():
+                tenant.partials_changed()
+
+    def enforce_budget(self) -> None:
+        """Over the server-wide bound: drop the oldest items across all tenants (events,
+        log entries, partials, by arrival time) until it is a little below it."""
+        budget = self.budget
+        if budget.used <= budget.limit:
+            return
+        target = budget.limit * (1 - EVICTION_SLACK)
+        heap = []
+        for number, tenant in enumerate(self._by_key.values()):
+            for stamp, (t, drop) in enumerate(tenant.oldest()):
+                heap.append((t, number, stamp, tenant, drop))
+        heapq.heapify(heap)
+        while heap and budget.used > target:
+            _, number, stamp, tenant, drop = heapq.heappop(heap)
+            drop()
+            budget.evicted += 1
+            for t, again in tenant.oldest():
+                if getattr(again, "__func__", None) is drop.__func__:
+                    heapq.heappush(heap, (t, number, stamp, tenant, again))
