@@ -98,6 +98,8 @@ class ControlApi:
     # -- routing ---------------------------------------------------------------------
 
     def _route(self, method: str, segments: list[str], body: bytes, query: str, forms) -> Reply:
+        if method == "HEAD":  # the GET answer, whose body the connection leaves out
+            method = "GET"
         if segments == ["health"]:
             _allow(method, "GET")
             return Reply(200, {"status": "ok", "tenants": len(self.tenants), **self.info()})
@@ -110,7 +112,7 @@ class ControlApi:
                 return self._tenant(method, key, body)
             resource = segments[2]
             if resource in ("events", "requests"):
-                _allow(method, "GET", "HEAD")
+                _allow(method, "GET")
                 return self._page(self._existing(key), resource, _page_query(query))
             if resource == "faults":
                 return self._faults(method, key, body, forms)
