@@ -30,7 +30,7 @@ MAX_CONTROL_BODY = 1024 * 1024
 class Reply:
     """A control answer; ``log_path`` is the request path with the key replaced by its alias."""
 
-    __slots__ = ("status", "headers", "body", "reason", "log_path", "tenant_alias")
+    __slots__ = ("status", "headers", "body", "reason", "log_path", "tenant_alias", "forms")
 
     def __init__(self, status: int, document=None, *, reason: str = "", headers=None, log_path: str = "",
                  tenant_alias: str | None = None):
@@ -41,6 +41,8 @@ class Reply:
         self.reason = reason
         self.log_path = log_path
         self.tenant_alias = tenant_alias
+        #: the secret forms this request's outputs are redacted with (its path key included)
+        self.forms = ()
 
 
 def _error(status: int, reason: str, **kwargs) -> Reply:
@@ -65,22 +67,29 @@ class ControlApi:
         body could not be read as announced. Nothing in the answer names a key."""
         path, _, query = head.target.partition("?")
         segments = path[len(CONTROL_PREFIX):].split("/")
-        log_path = self._log_path(segments)
         forms = self.tenants.redactor.forms(_path_keys(segments) + _request_keys(head))
+        log_path = self.tenants.redactor.text_with(self._log_path(segments), forms)
         if self.token is not None and not self._authorized(head):
-            return _error(401, "control API token missing or wrong (send Authorization: Bearer <token>)",
+            return self._error_with(forms, 401, "control API token missing or wrong (send Authorization: Bearer <token>)",
                           headers=[("WWW-Authenticate", "Bearer")], log_path=log_path)
         if body_problem:
-            return _error(body_problem[0], self.tenants.redactor.text_with(body_problem[1], forms),
-                          log_path=log_path)
+            return self._error_with(forms, body_problem[0], self.tenants.redactor.text_with(body_problem[1], forms),
+                                    log_path=log_path)
         try:
             reply = self._route(head.method, segments, body, query, forms)
         except _Refused as refused:
             reply = _error(refused.status, self.tenants.redactor.text_with(refused.reason, forms),
                            headers=refused.headers)
         reply.log_path = log_path
+        reply.forms = forms
         if len(segments) >= 2 and segments[0] == "tenants":
             reply.tenant_alias = self.tenants.alias(unquote(segments[1], encoding="latin-1"))
+        return reply
+
+    @staticmethod
+    def _error_with(forms, *args, **kwargs) -> Reply:
+        reply = _error(*args, **kwargs)
+        reply.forms = forms
         return reply
 
     def _authorized(self, head: RequestHead) -> bool:
@@ -138,15 +147,11 @@ class ControlApi:
         (bounded in items and bytes, so the answer never holds the event loop for long)."""
         after, limit = cursor
         if resource == "events":
-            texts, end, remaining = tenant.events_page(after, limit)
+            texts, end, remaining = tenant.events_page(after, limit, self.tenants.redactor)
             dropped = tenant.events_dropped
         else:
-            texts, end, remaining = tenant.requests_page(after, limit)
+            texts, end, remaining = tenant.requests_page(after, limit, self.tenants.redactor)
             dropped = tenant.requests_dropped
-        redactor = self.tenants.redactor
-        late = redactor.added_since(tenant.generation)
-        if late:
-            texts = [redactor.recheck(text, late) for text in texts]
         return Reply(200, f'{{"{resource}":[{",".join(texts)}],"dropped":{dropped},"next":{end},'
                           f'"more":{"true" if remaining else "false"}}}')
 

@@ -88,7 +88,11 @@ class Redactor:
 
     def data(self, body: bytes, extra=()) -> bytes:
         """A body with every secret's bytes replaced (latin-1, as header values are read)."""
-        for form in self.forms(extra):
+        return self.data_with(body, self.forms(extra))
+
+    @staticmethod
+    def data_with(body: bytes, forms: tuple[str, ...]) -> bytes:
+        for form in forms:
             raw = form.encode("latin-1", "replace")
             if raw in body:
                 body = body.replace(raw, REDACTED_BYTES)

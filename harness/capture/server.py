@@ -169,9 +169,8 @@ class _App:
             problem = (400, request.body_problem)
         reply = self.control.handle(head, request.body, problem)
         conn.respond(reply.status, reply.headers, reply.body)
-        forms = self.redactor.forms(_keys(request))
-        self._observe({"kind": "control", "t": request.t, "method": self.redactor.text_with(head.method, forms),
-                       "path": self.redactor.text_with(reply.log_path, forms), "status": reply.status,
+        self._observe({"kind": "control", "t": request.t, "method": self.redactor.text_with(head.method, reply.forms),
+                       "path": reply.log_path, "status": reply.status,
                        "reason": reply.reason, "tenant": reply.tenant_alias})
 
     def _lookup(self, key: str):

@@ -285,25 +285,31 @@ class TenantState:
 
     # -- reading -----------------------------------------------------------------
 
-    def events_page(self, after: int, limit: int) -> tuple[list[str], int, int]:
+    def events_page(self, after: int, limit: int, redactor) -> tuple[list[str], int, int]:
         """JSON texts of the events at positions ``after``.. (at most ``limit`` and about
-        PAGE_MAX_BYTES), the position to continue from, and how many remain after it."""
+        PAGE_MAX_BYTES), the position to continue from, and how many remain after it.
+        Secrets that ``redactor`` learnt after this tenant was created are removed too."""
+        late = redactor.added_since(self.generation)
         start = max(after, self.events_dropped)
         index = start - self.events_dropped
         taken, size = [], 0
         for text in itertools.islice(self.events, index, index + limit):
-            taken.append(text)
+            taken.append(redactor.recheck(text, late) if late else text)
             size += len(text)
             if size >= PAGE_MAX_BYTES:
                 break
         end = start + len(taken)
         return taken, end, self.events_dropped + len(self.events) - end
 
-    def requests_page(self, after: int, limit: int) -> tuple[list[str], int, int]:
+    def requests_page(self, after: int, limit: int, redactor) -> tuple[list[str], int, int]:
+        late = redactor.added_since(self.generation)
         start = max(after, self.requests_dropped)
         index = start - self.requests_dropped
         taken, size = [], 0
         for _, text, body in itertools.islice(self.requests, index, index + limit):
+            if late:
+                text = redactor.recheck(text + '"}', late)[:-2]
+                body = redactor.data_with(body, late)
             taken.append(text + body.hex() + '"}')
             size += len(text) + 2 * len(body)
             if size >= PAGE_MAX_BYTES:
