@@ -20,6 +20,7 @@ from harness.protocol import HEADER_PROJECT_KEY
 
 from .faults import FaultError, parse_faults
 from .http11 import RequestHead, error_body
+from .redact import NO_FORMS
 from .tenants import PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, OptionsError, Tenants, key_problem, parse_options
 
 CONTROL_PREFIX = "/_hil/"
@@ -42,7 +43,7 @@ class Reply:
         self.log_path = log_path
         self.tenant_alias = tenant_alias
         #: the secret forms this request's outputs are redacted with (its path key included)
-        self.forms = ()
+        self.forms = NO_FORMS
 
 
 def _error(status: int, reason: str, **kwargs) -> Reply:
@@ -179,7 +180,8 @@ class ControlApi:
     @staticmethod
     def _describe(tenant, **extra) -> dict:
         return {"alias": tenant.alias, "options": tenant.options.to_json(), "events": len(tenant.events),
-                "requests": len(tenant.requests), "pending_faults": len(tenant.faults), **extra}
+                "requests": len(tenant.requests), "pending_faults": len(tenant.faults),
+                "memory": {"held": tenant.held, "partials": tenant.partial_bytes}, **extra}
 
 
 class _Refused(Exception):
