@@ -8,6 +8,7 @@ server without limit: the oldest entries are dropped and counted.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import ctypes
 import hashlib
@@ -35,8 +36,8 @@ DEFAULT_MAX_MEMORY = 256 * 1024 * 1024
 MIN_MAX_MEMORY = 8 * 1024 * 1024
 #: Eviction brings the budget this far below its limit, so it runs once per few MiB.
 EVICTION_SLACK = 1 / 64
-#: Container slots measured with tracemalloc on CPython 3.11: a deque slot (one pointer
-#: plus block overhead), a log entry's tuple and its time float.
+#: Container slots measured with tracemalloc on CPython 3.11: a queue slot (one pointer
+#: plus list over-allocation), a log entry's tuple and its time float.
 DEQUE_SLOT_BYTES = 9
 LOG_ENTRY_OVERHEAD_BYTES = 64 + 24 + 2 * DEQUE_SLOT_BYTES
 #: An event's two deque slots (text, time) plus allocator rounding, measured as RSS
@@ -50,7 +51,7 @@ TRIM_AFTER_BYTES = 1024 * 1024
 #: serializing one page never holds the event loop for long.
 PAGE_DEFAULT_LIMIT = 1000
 PAGE_MAX_LIMIT = 10_000
-PAGE_MAX_BYTES = 4 * 1024 * 1024
+PAGE_MAX_BYTES = 512 * 1024
 #: Project keys are header values (W3.2); the control API refuses anything else.
 MAX_KEY_LENGTH = 1024
 #: No configured limit may exceed this; it bounds what one request can make the
@@ -137,6 +138,48 @@ def _parse_limits(given) -> Limits:
     return Limits(**values)
 
 
+class _Fifo:
+    """A queue with O(1) appends and drops at the front and O(k) slices anywhere (a
+    deque walks from an end to reach position i, which made late pages slow)."""
+
+    __slots__ = ("_items", "_head")
+
+    def __init__(self):
+        self._items: list = []
+        self._head = 0
+
+    def __len__(self) -> int:
+        return len(self._items) - self._head
+
+    def __bool__(self) -> bool:
+        return len(self._items) > self._head
+
+    def first(self):
+        return self._items[self._head]
+
+    def append(self, item) -> None:
+        self._items.append(item)
+
+    def extend(self, items) -> None:
+        self._items.extend(items)
+
+    def popleft(self):
+        item = self._items[self._head]
+        self._items[self._head] = None
+        self._head += 1
+        if self._head >= 4096 and self._head * 2 >= len(self._items):
+            del self._items[:self._head]
+            self._head = 0
+        return item
+
+    def slice(self, start: int, stop: int) -> list:
+        return self._items[self._head + start:self._head + stop]
+
+    def clear(self) -> None:
+        self._items = []
+        self._head = 0
+
+
 class Budget:
     """Memory the server holds for all tenants (stored events, request logs, partials), in
     bytes as really held: the stored JSON text and bodies with their object and container
@@ -175,10 +218,10 @@ class TenantState:
         self.budget = budget
         #: the redactor generation this tenant's data was first redacted against
         self.generation = generation
-        self.events: collections.deque[str] = collections.deque()
-        self._event_times: collections.deque[float] = collections.deque()
+        self.events = _Fifo()        # JSON texts
+        self._event_times = _Fifo()  # the time of the request that stored each
         self.events_dropped = 0
-        self.requests: collections.deque[tuple[float, str, bytes]] = collections.deque()
+        self.requests = _Fifo()      # (time, JSON text without the body, body)
         self.requests_dropped = 0
         self._log_bytes = 0
         self._partial_bytes = 0
@@ -282,9 +325,9 @@ class TenantState:
         """(time, drop function) of each non-empty store, for server-wide eviction."""
         found = []
         if self.events:
-            found.append((self._event_times[0], self.drop_oldest_event))
+            found.append((self._event_times.first(), self.drop_oldest_event))
         if self.requests:
-            found.append((self.requests[0][0], self.drop_oldest_request))
+            found.append((self.requests.first()[0], self.drop_oldest_request))
         partial = self.reassembler.oldest()
         if partial is not None:
             found.append((partial[1], self.drop_oldest_partial))
@@ -296,33 +339,38 @@ class TenantState:
         """JSON texts of the events at positions ``after``.. (at most ``limit`` and about
         PAGE_MAX_BYTES), the position to continue from, and how many remain after it.
         Secrets that ``redactor`` learnt after this tenant was created are removed too."""
-        late = redactor.added_since(self.generation)
         start = max(after, self.events_dropped)
-        index = start - self.events_dropped
-        taken, size = [], 0
-        for text in itertools.islice(self.events, index, index + limit):
-            taken.append(redactor.recheck(text, late) if late else text)
-            size += len(text)
-            if size >= PAGE_MAX_BYTES:
-                break
-        end = start + len(taken)
-        return taken, end, self.events_dropped + len(self.events) - end
+        texts = _within_page_bytes(self.events.slice(start - self.events_dropped,
+                                                     start - self.events_dropped + limit), len)
+        late = redactor.added_since(self.generation)
+        if late:
+            texts = [redactor.recheck(text, late) for text in texts]
+        end = start + len(texts)
+        return texts, end, self.events_dropped + len(self.events) - end
 
     def requests_page(self, after: int, limit: int, redactor) -> tuple[list[str], int, int]:
-        late = redactor.added_since(self.generation)
         start = max(after, self.requests_dropped)
-        index = start - self.requests_dropped
-        taken, size = [], 0
-        for _, text, body in itertools.islice(self.requests, index, index + limit):
+        entries = _within_page_bytes(self.requests.slice(start - self.requests_dropped,
+                                                         start - self.requests_dropped + limit),
+                                     lambda entry: len(entry[1]) + 2 * len(entry[2]))
+        late = redactor.added_since(self.generation)
+        texts = []
+        for _, text, body in entries:
             if late:
                 text = redactor.recheck(text + '"}', late)[:-2]
                 body = redactor.data_with(body, late)
-            taken.append(text + body.hex() + '"}')
-            size += len(text) + 2 * len(body)
-            if size >= PAGE_MAX_BYTES:
-                break
-        end = start + len(taken)
-        return taken, end, self.requests_dropped + len(self.requests) - end
+            texts.append(text + body.hex() + '"}')
+        end = start + len(texts)
+        return texts, end, self.requests_dropped + len(self.requests) - end
+
+
+def _within_page_bytes(items: list, size) -> list:
+    """The longest prefix of ``items`` within PAGE_MAX_BYTES (at least one item), found
+    without a Python-level loop: a page must cost the event loop only a few ms."""
+    sizes = list(itertools.accumulate(map(size, items)))
+    if not sizes or sizes[-1] <= PAGE_MAX_BYTES:
+        return items
+    return items[:max(1, bisect.bisect_right(sizes, PAGE_MAX_BYTES))]
 
 
 def _trim_heap() -> None:

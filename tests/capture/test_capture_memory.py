@@ -123,6 +123,8 @@ def test_rss_stays_within_the_documented_bound_when_every_bound_is_exceeded(serv
     peaks["partials"] = rss_bytes(served.process.pid)
     used = memory(control)
     control.close()
+    print(f"RSS start {start >> 20} MiB, bound {int(limit) >> 20} MiB, peaks " +
+          ", ".join(f"{what} {rss >> 20} MiB" for what, rss in peaks.items()))
     assert used["used"] <= used["max"] and used["evicted"] > 0
     over = {what: rss for what, rss in peaks.items() if rss > limit}
     assert not over, (f"RSS above start {start >> 20} MiB + {RSS_FACTOR} x {max_memory >> 20} MiB + "
