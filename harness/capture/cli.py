@@ -16,6 +16,7 @@ import sys
 from harness import protocol as P
 
 from .server import DEFAULT_READ_TIMEOUT, CaptureServer, is_loopback
+from .tenants import DEFAULT_MAX_MEMORY, MIN_MAX_MEMORY
 
 TOKEN_ENV = "HONCH_HIL_CONTROL_TOKEN"
 
@@ -39,6 +40,9 @@ def register(subparsers) -> None:
                         metavar="SECONDS", help="lifetime of a partial message (default 86400)")
     parser.add_argument("--read-timeout", type=_positive_seconds, default=DEFAULT_READ_TIMEOUT, metavar="SECONDS",
                         help=f"deadline for a whole request to arrive (default {DEFAULT_READ_TIMEOUT:g})")
+    parser.add_argument("--max-memory", type=_memory_size, default=DEFAULT_MAX_MEMORY, metavar="SIZE",
+                        help="bound on what all tenants hold together: events, request logs, partials "
+                             f"(default {DEFAULT_MAX_MEMORY >> 20}M; suffix K, M or G); the oldest data goes first")
     parser.add_argument("--quiet", action="store_true", help="do not print a line per request")
     parser.set_defaults(func=serve)
 
@@ -50,6 +54,20 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
+    return value
+
+
+def _memory_size(text: str) -> int:
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    number, unit = text[:-1], text[-1:].upper()
+    if unit not in units or unit == "":
+        number, unit = text, ""
+    try:
+        value = int(float(number) * units[unit])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 256M") from None
+    if value < MIN_MAX_MEMORY:
+        raise argparse.ArgumentTypeError(f"{text!r} is below the minimum of {MIN_MAX_MEMORY >> 20}M")
     return value
 
 
@@ -78,7 +96,7 @@ def serve(args) -> int:
     try:
         server = CaptureServer(args.host, args.port, prefix=args.prefix, open_tenants=args.open,
                                control_token=token, partial_ttl=args.partial_ttl,
-                               read_timeout=args.read_timeout, observer=observe)
+                               read_timeout=args.read_timeout, observer=observe, max_memory=args.max_memory)
     except ValueError as exc:
         print(f"honch-hil serve: {exc}", file=sys.stderr)
         return 2

@@ -21,7 +21,11 @@ from requests.structures import CaseInsensitiveDict
 
 from harness.protocol import CAPTURE_PATH
 
+from .tenants import PAGE_MAX_LIMIT
+
 DEFAULT_TIMEOUT = 10.0
+#: Items asked for per page (the server's maximum; it may answer fewer, bounded by bytes).
+PAGE_LIMIT = PAGE_MAX_LIMIT
 #: How often wait_for_* polls the server.
 POLL_INTERVAL = 0.02
 
@@ -151,14 +155,27 @@ class Tenant:
         self._call("DELETE")
 
     def events(self) -> list[dict]:
-        return self._call("GET", "/events")["events"]
+        """Every stored event, oldest first (read page by page)."""
+        return self._pages("events")
 
     def requests(self) -> list[dict]:
         """The request log; each entry's ``headers`` is case-insensitive."""
-        entries = self._call("GET", "/requests")["requests"]
+        entries = self._pages("requests")
         for entry in entries:
             entry["headers"] = CaseInsensitiveDict(entry["headers"])
         return entries
+
+    def _pages(self, resource: str) -> list[dict]:
+        """All items of a paginated resource: follow ``next`` while the server says ``more``.
+        Items dropped while reading (the tenant's caps) are skipped, like any dropped item."""
+        items: list[dict] = []
+        after = 0
+        while True:
+            page = self._call("GET", f"/{resource}?after={after}&limit={PAGE_LIMIT}")
+            items.extend(page[resource])
+            if not page.get("more"):
+                return items
+            after = page["next"]
 
     def add_faults(self, *faults: dict) -> list[dict]:
         """Queue faults (FIFO, one per /capture request; ``persistent`` ones stay)."""

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import hmac
 import json
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
+
+from harness.protocol import HEADER_PROJECT_KEY
 
 from .faults import FaultError, parse_faults
 from .http11 import RequestHead, error_body
-from .tenants import OptionsError, Tenants, key_problem, parse_options
+from .redact import NO_FORMS
+from .tenants import PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, OptionsError, Tenants, key_problem, parse_options
 
 CONTROL_PREFIX = "/_hil/"
 #: Control bodies are small JSON documents (options, fault lists).
@@ -28,16 +31,19 @@ MAX_CONTROL_BODY = 1024 * 1024
 class Reply:
     """A control answer; ``log_path`` is the request path with the key replaced by its alias."""
 
-    __slots__ = ("status", "headers", "body", "reason", "log_path", "tenant_alias")
+    __slots__ = ("status", "headers", "body", "reason", "log_path", "tenant_alias", "forms")
 
     def __init__(self, status: int, document=None, *, reason: str = "", headers=None, log_path: str = "",
                  tenant_alias: str | None = None):
         self.status = status
         self.headers = list(headers or [])
-        self.body = b"" if document is None else json.dumps(document).encode()
+        self.body = b"" if document is None else json.dumps(document).encode() if not isinstance(document, str) \
+            else document.encode()
         self.reason = reason
         self.log_path = log_path
         self.tenant_alias = tenant_alias
+        #: the secret forms this request's outputs are redacted with (its path key included)
+        self.forms = NO_FORMS
 
 
 def _error(status: int, reason: str, **kwargs) -> Reply:
@@ -59,22 +65,32 @@ class ControlApi:
 
     def handle(self, head: RequestHead, body: bytes, body_problem: tuple[int, str] | None) -> Reply:
         """Answer one control request; ``body_problem`` is (status, reason) when the
-        body could not be read as announced."""
-        path = head.target.split("?", 1)[0]
+        body could not be read as announced. Nothing in the answer names a key."""
+        path, _, query = head.target.partition("?")
         segments = path[len(CONTROL_PREFIX):].split("/")
-        log_path = self._log_path(segments)
+        forms = self.tenants.redactor.forms(_path_keys(segments) + _request_keys(head))
+        log_path = self.tenants.redactor.text_with(self._log_path(segments), forms)
         if self.token is not None and not self._authorized(head):
-            return _error(401, "control API token missing or wrong (send Authorization: Bearer <token>)",
+            return self._error_with(forms, 401, "control API token missing or wrong (send Authorization: Bearer <token>)",
                           headers=[("WWW-Authenticate", "Bearer")], log_path=log_path)
         if body_problem:
-            return _error(*body_problem, log_path=log_path)
+            return self._error_with(forms, body_problem[0], self.tenants.redactor.text_with(body_problem[1], forms),
+                                    log_path=log_path)
         try:
-            reply = self._route(head.method, segments, body)
+            reply = self._route(head.method, segments, body, query, forms)
         except _Refused as refused:
-            reply = _error(refused.status, refused.reason, headers=refused.headers)
+            reply = _error(refused.status, self.tenants.redactor.text_with(refused.reason, forms),
+                           headers=refused.headers)
         reply.log_path = log_path
+        reply.forms = forms
         if len(segments) >= 2 and segments[0] == "tenants":
             reply.tenant_alias = self.tenants.alias(unquote(segments[1], encoding="latin-1"))
+        return reply
+
+    @staticmethod
+    def _error_with(forms, *args, **kwargs) -> Reply:
+        reply = _error(*args, **kwargs)
+        reply.forms = forms
         return reply
 
     def _authorized(self, head: RequestHead) -> bool:
@@ -91,7 +107,9 @@ class ControlApi:
 
     # -- routing ---------------------------------------------------------------------
 
-    def _route(self, method: str, segments: list[str], body: bytes) -> Reply:
+    def _route(self, method: str, segments: list[str], body: bytes, query: str, forms) -> Reply:
+        if method == "HEAD":  # the GET answer, whose body the connection leaves out
+            method = "GET"
         if segments == ["health"]:
             _allow(method, "GET")
             return Reply(200, {"status": "ok", "tenants": len(self.tenants), **self.info()})
@@ -103,16 +121,11 @@ class ControlApi:
             if len(segments) == 2:
                 return self._tenant(method, key, body)
             resource = segments[2]
-            if resource == "events":
+            if resource in ("events", "requests"):
                 _allow(method, "GET")
-                tenant = self._existing(key)
-                return Reply(200, {"events": list(tenant.events), "dropped": tenant.events_dropped})
-            if resource == "requests":
-                _allow(method, "GET")
-                tenant = self._existing(key)
-                return Reply(200, {"requests": tenant.requests_json(), "dropped": tenant.requests_dropped})
+                return self._page(self._existing(key), resource, _page_query(query))
             if resource == "faults":
-                return self._faults(method, key, body)
+                return self._faults(method, key, body, forms)
         raise _Refused(404, f"no control resource {CONTROL_PREFIX}{'/'.join(segments)}")
 
     def _tenant(self, method: str, key: str, body: bytes) -> Reply:
@@ -130,7 +143,20 @@ class ControlApi:
         self.tenants.delete(key)
         return Reply(200, {"deleted": True})
 
-    def _faults(self, method: str, key: str, body: bytes) -> Reply:
+    def _page(self, tenant, resource: str, cursor: tuple[int, int]) -> Reply:
+        """One page of a tenant's events or request log, serialized from the stored text
+        (bounded in items and bytes, so the answer never holds the event loop for long)."""
+        after, limit = cursor
+        if resource == "events":
+            texts, end, remaining = tenant.events_page(after, limit, self.tenants.redactor)
+            dropped = tenant.events_dropped
+        else:
+            texts, end, remaining = tenant.requests_page(after, limit, self.tenants.redactor)
+            dropped = tenant.requests_dropped
+        return Reply(200, f'{{"{resource}":[{",".join(texts)}],"dropped":{dropped},"next":{end},'
+                          f'"more":{"true" if remaining else "false"}}}')
+
+    def _faults(self, method: str, key: str, body: bytes, forms) -> Reply:
         _allow(method, "POST", "GET", "DELETE")
         tenant = self._existing(key)
         if method == "POST":
@@ -138,9 +164,9 @@ class ControlApi:
                 tenant.add_faults(parse_faults(_json(body)))
             except (FaultError, OptionsError) as exc:
                 raise _Refused(400, str(exc)) from None
-            return Reply(200, {"pending": [f.spec for f in tenant.faults]})
-        if method == "GET":
-            return Reply(200, {"pending": [f.spec for f in tenant.faults]})
+        if method in ("POST", "GET"):
+            pending = self.tenants.redactor.document([f.spec for f in tenant.faults], forms=forms)[1]
+            return Reply(200, f'{{"pending":{pending}}}')
         cleared = len(tenant.faults)
         tenant.faults.clear()
         return Reply(200, {"cleared": cleared})
@@ -154,7 +180,8 @@ class ControlApi:
     @staticmethod
     def _describe(tenant, **extra) -> dict:
         return {"alias": tenant.alias, "options": tenant.options.to_json(), "events": len(tenant.events),
-                "requests": len(tenant.requests), "pending_faults": len(tenant.faults), **extra}
+                "requests": len(tenant.requests), "pending_faults": len(tenant.faults),
+                "memory": {"held": tenant.held, "partials": tenant.partial_bytes}, **extra}
 
 
 class _Refused(Exception):
@@ -163,6 +190,31 @@ class _Refused(Exception):
         self.status = status
         self.reason = reason
         self.headers = headers or []
+
+
+def _path_keys(segments: list[str]) -> list[str]:
+    """The key a tenant path names, decoded and as sent (a client may encode it its own way)."""
+    if len(segments) >= 2 and segments[0] == "tenants" and segments[1]:
+        return [unquote(segments[1], encoding="latin-1"), segments[1]]
+    return []
+
+
+def _request_keys(head: RequestHead) -> list[str]:
+    return [value for value in head.values(HEADER_PROJECT_KEY) if value]
+
+
+def _page_query(query: str) -> tuple[int, int]:
+    """``after`` (position to start from, default 0) and ``limit`` of a page request."""
+    values = {"after": 0, "limit": PAGE_DEFAULT_LIMIT}
+    for name, text in parse_qsl(query, keep_blank_values=True):
+        if name not in values:
+            raise _Refused(400, f"unknown query parameter {name!r} (allowed: after, limit)")
+        if not text.isascii() or not text.isdigit() or len(text) > 18:
+            raise _Refused(400, f"{name} must be a non-negative integer, got {text!r}")
+        values[name] = int(text)
+    if not 1 <= values["limit"] <= PAGE_MAX_LIMIT:
+        raise _Refused(400, f"limit must be 1-{PAGE_MAX_LIMIT}, got {values['limit']}")
+    return values["after"], values["limit"]
 
 
 def _allow(method: str, *allowed: str) -> None:

@@ -195,10 +195,12 @@ def error_body(status: int, reason: str, error: str | None = None) -> bytes:
     return json.dumps({"error": name, "reason": reason}).encode()
 
 
-def serialize_response(status: int, headers: list[tuple[str, str]] | None = None, body: bytes = b"") -> bytes:
-    """A complete HTTP/1.1 response that closes the connection.
+def serialize_response(status: int, headers: list[tuple[str, str]] | None = None, body: bytes = b"", *,
+                       keep_alive: bool = False, head_only: bool = False) -> bytes:
+    """A complete HTTP/1.1 response; ``Connection: close`` unless ``keep_alive``.
 
-    1xx, 204 and 304 answers never carry a body or a Content-Length (RFC 9110)."""
+    1xx, 204 and 304 answers never carry a body or a Content-Length (RFC 9110); the
+    answer to HEAD keeps the Content-Length of the body it does not send."""
     lines = [f"HTTP/1.1 {status} {reason_phrase(status)}"]
     for name, value in headers or ():
         lines.append(f"{name}: {value}")
@@ -209,5 +211,6 @@ def serialize_response(status: int, headers: list[tuple[str, str]] | None = None
         if body and not any(n.lower() == "content-type" for n, _ in headers or ()):
             lines.append("Content-Type: application/json")
         lines.append(f"Content-Length: {len(body)}")
-    lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    if not keep_alive:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head_only else body)

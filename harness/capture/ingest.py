@@ -165,7 +165,8 @@ def stream_id_problem(stream_id: str) -> str | None:
 
 
 def process_frame(request: Request, tenant) -> Verdict:
-    """Steps 7-14: frame, total_length, reassembly, CRC, decode, limits, semantics, store.
+    """Steps 7-14: frame, total_length, reassembly, CRC, decode, limits, semantics; a 204
+    verdict carries the expanded events with their ``_meta``, for the server to store.
 
     The codec's ``judge_frame`` applies the W5/W6/W7 rules; the tenant's own
     Reassembler makes the project key part of the partial-message key (W3.3)."""
@@ -187,6 +188,5 @@ def process_frame(request: Request, tenant) -> Verdict:
     for event in events:
         event["_meta"] = {"stream_id": stream_id or "", "message_id": frame.message_id,
                           "received_at": received_at, "request_t": request.t}
-    tenant.store_events(events)
     return Verdict(204, f"stored {len(events)} event{'s' if len(events) != 1 else ''}", events=events,
                    decoded=decoded, frame=summary)

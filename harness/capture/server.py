@@ -31,16 +31,24 @@ from harness.wire import Reassembler
 
 from . import ingest
 from .control import CONTROL_PREFIX, MAX_CONTROL_BODY, ControlApi, is_control
-from .http11 import HeadError, error_body, find_head_end, parse_content_length, parse_head, serialize_response
+from .http11 import (MAX_HEAD_BYTES, HeadError, error_body, find_head_end, parse_content_length, parse_head,
+                     serialize_response)
 from .ingest import Request, Verdict
-from .tenants import Tenants, key_problem, parse_options
+from .redact import REDACTED, Redactor, raw_project_keys
+from .tenants import DEFAULT_MAX_MEMORY, PARTIAL_FRAME_OVERHEAD_BYTES, Budget, Tenants, key_problem, parse_options
 
 #: Whole-request deadline: a device sends ~4 KiB at once; anything slower is a stuck sender.
 DEFAULT_READ_TIMEOUT = 10.0
 #: How long, and how much, the mock drains after answering early before it closes.
 LINGER_SECONDS = 2.0
 LINGER_MAX_BYTES = 4 * 1024 * 1024
-REDACTED = "<redacted>"
+#: A persistent connection (a request without ``Connection: close``) is closed when the
+#: next request does not start within this time; clients that read until the server
+#: closes then wait this long.
+KEEP_ALIVE_IDLE_SECONDS = 1.0
+#: How often the server checks connection deadlines (at most), and sweeps expired partials.
+TICK_SECONDS = 0.1
+PARTIAL_SWEEP_SECONDS = 1.0
 #: Frame limit applied to a body before the tenant is known (unknown key or wrong path).
 DEFAULT_FRAME_LIMIT = P.CAPTURE_LIMITS.frame
 
@@ -80,19 +88,41 @@ class _App:
     """Everything behind the sockets; lives on the event loop thread."""
 
     def __init__(self, *, prefix: str, open_tenants: bool, control_token: str | None, partial_ttl: float,
-                 read_timeout: float, clock, observer):
+                 read_timeout: float, clock, observer, max_memory: int):
         self.clock = clock
         self.read_timeout = read_timeout
         self.capture_path = ingest.capture_path(prefix)
         self.open_tenants = open_tenants
         self.observer = observer
-        self.tenants = Tenants(lambda: Reassembler(partial_ttl, clock=clock))
+        self.redactor = Redactor()
+        if control_token:
+            self.redactor.add(control_token)
+        self.budget = Budget(max_memory)
+        self.tenants = Tenants(lambda: Reassembler(partial_ttl, clock=clock,
+                                                   frame_overhead=PARTIAL_FRAME_OVERHEAD_BYTES),
+                               redactor=self.redactor, budget=self.budget)
         self.internal_errors = 0
         self.connections: set[_Connection] = set()
         self.control = ControlApi(self.tenants, token=control_token, info=lambda: {
             "version": __version__, "capture_path": self.capture_path, "open": open_tenants,
             "partial_ttl": partial_ttl, "read_timeout": read_timeout, "internal_errors": self.internal_errors,
+            "memory": self.budget.to_json(),
         })
+
+    # -- periodic work -----------------------------------------------------------------
+
+    async def tick_forever(self, interval: float) -> None:
+        """Connection deadlines and partial expiry, for busy and idle tenants alike."""
+        loop = asyncio.get_running_loop()
+        last_sweep = loop.time()
+        while True:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for conn in list(self.connections):
+                conn.check_deadline(now)
+            if now - last_sweep >= PARTIAL_SWEEP_SECONDS:
+                last_sweep = now
+                self.tenants.expire_partials()
 
     # -- limits known from the head --------------------------------------------------
 
@@ -117,7 +147,7 @@ class _App:
     def _internal_error(self, conn, request, tenant=None) -> None:
         self.internal_errors += 1
         detail = traceback.format_exc()
-        print(f"honch-hil capture: internal error\n{detail}", file=sys.stderr)
+        print(f"honch-hil capture: internal error\n{self.redactor.text(detail, _keys(request))}", file=sys.stderr)
         verdict = Verdict(500, f"mock internal error: {detail.strip().splitlines()[-1]}")
         try:
             self._answer(conn, request, tenant, verdict, fault=None)
@@ -139,8 +169,9 @@ class _App:
             problem = (400, request.body_problem)
         reply = self.control.handle(head, request.body, problem)
         conn.respond(reply.status, reply.headers, reply.body)
-        self._observe({"kind": "control", "t": request.t, "method": head.method, "path": reply.log_path,
-                       "status": reply.status, "reason": reply.reason, "tenant": reply.tenant_alias})
+        self._observe({"kind": "control", "t": request.t, "method": self.redactor.text_with(head.method, reply.forms),
+                       "path": reply.log_path, "status": reply.status,
+                       "reason": reply.reason, "tenant": reply.tenant_alias})
 
     def _lookup(self, key: str):
         tenant = self.tenants.get(key)
@@ -192,48 +223,53 @@ class _App:
         verdict = ingest.check_headers(request, tenant.options.limits.frame)
         if verdict is None:
             verdict = ingest.process_frame(request, tenant)
+            tenant.partials_changed()
+            if verdict.events:
+                self._store_events(request, tenant, verdict.events)
+            self.tenants.enforce_budget()
         return verdict
+
+    def _store_events(self, request: Request, tenant, events: list[dict]) -> None:
+        forms = self.redactor.forms(_keys(request))
+        document = self.redactor.document
+        tenant.store_events([document(event, forms=forms)[1] for event in events], request.t)
 
     # -- answering and recording ----------------------------------------------------------
 
     def _answer(self, conn, request: Request, tenant, verdict: Verdict, *, fault, processed: bool = True,
                 lose: bool = False) -> None:
         status = 0 if lose else verdict.status
-        # reasons may quote the path or a header; neither answer nor log may carry the key
-        reason = _redact(verdict.reason, _secrets(request))
+        forms = self.redactor.forms(_keys(request))
+        # reasons may quote the path or a header; neither answer nor log may carry a key
+        reason = self.redactor.text_with(verdict.reason, forms)
         if lose:
-            reason = f"injected lose_response: processed as {verdict.status} ({verdict.reason or 'ok'}), no answer sent"
+            reason = self.redactor.text_with(
+                f"injected lose_response: processed as {verdict.status} ({verdict.reason or 'ok'}), "
+                "no answer sent", forms)
         if status == 0:
             conn.drop()
         else:
             body = error_body(status, reason, "injected" if fault is not None and fault.status else None) \
                 if status >= 400 else b""
             conn.respond(status, verdict.headers, body)
-        record = self._record(request, status, reason, fault, verdict if processed else None)
-        if tenant is not None:
-            tenant.log_request(record, len(request.body))
-        self._observe({"kind": "capture", "tenant": tenant.alias if tenant else self._alias_of(request),
-                       "decoded": verdict.decoded, **record})
+        self._record(request, tenant, status, reason, fault, verdict if processed else None,
+                     decoded=verdict.decoded, forms=forms)
 
-    def _alias_of(self, request: Request) -> str | None:
-        keys = ingest.project_keys(request.head)
-        return self.tenants.alias(keys[0]) if keys and keys[0] else None
-
-    def _record(self, request: Request, status: int, reason: str, fault, verdict: Verdict | None) -> dict:
+    def _record(self, request: Request, tenant, status: int, reason: str, fault, verdict: Verdict | None, *,
+                decoded=None, forms) -> None:
+        """The request-log entry (when the key names a tenant) and the observer's entry."""
         head = request.head
-        secrets = _secrets(request)
         key_header = P.HEADER_PROJECT_KEY.lower()
         headers = {}
         for name, value in head.as_dict().items():
-            headers[name] = REDACTED if name.lower() == key_header else _redact(value, secrets)
+            headers[name] = REDACTED if name.lower() == key_header else value
         record = {
             "t": request.t,
             "method": head.method,
-            "path": _redact(head.target, secrets),
+            "path": head.target,
             "headers": headers,
-            "body_hex": request.body.hex(),
             "status": status,
-            "reason": _redact(reason, secrets),
+            "reason": reason,
             "fault": fault.spec if fault is not None else None,
             # what processing concluded (differs from status under lose_response; null when a
             # fault answered instead of processing)
@@ -241,24 +277,32 @@ class _App:
             "frame": verdict.frame if verdict is not None else None,
             "events": len(verdict.events) if verdict is not None else 0,
         }
-        return record
+        record, text = self.redactor.document(record, forms=forms)
+        body = self.redactor.data(request.body, _keys(request)) if request.body else b""
+        if tenant is not None:
+            # body_hex comes last and is written only when the log is read
+            tenant.log_request(request.t, text[:-1] + ',"body_hex":"', body)
+            self.tenants.enforce_budget()
+        if self.observer is not None:
+            self._observe({"kind": "capture", "tenant": tenant.alias if tenant else self._alias_of(request),
+                           "decoded": decoded, **record, "body_hex": body.hex()})
 
-    def connection_failed(self, conn, head, t: float, status: int, reason: str) -> None:
-        """A request that never became complete: record it where it belongs."""
-        tenant = None
+    def _alias_of(self, request: Request) -> str | None:
+        keys = ingest.project_keys(request.head)
+        return self.tenants.alias(keys[0]) if keys and keys[0] else None
+
+    def connection_failed(self, conn, head, t: float, status: int, reason: str, raw=b"") -> None:
+        """A request that never became complete: record it where it belongs, redacted like any other."""
         if head is not None and not is_control(head.target):
             keys = ingest.project_keys(head)
-            tenant = self.tenants.get(keys[0]) if keys else None
-        entry = {"kind": "capture" if head is None or not is_control(head.target) else "control", "t": t,
-                 "method": head.method if head else None,
-                 "path": (head.target if head and not is_control(head.target) else None),
-                 "status": status, "reason": reason, "tenant": tenant.alias if tenant else None}
-        if tenant is not None:
             request = Request(head, t)
-            record = self._record(request, status, reason, None, None)
-            tenant.log_request(record, 0)
-            entry.update(record)
-        self._observe(entry)
+            self._record(request, self.tenants.get(keys[0]) if keys else None, status, reason, None, None,
+                         forms=self.redactor.forms(keys))
+            return
+        forms = self.redactor.forms(raw_project_keys(raw) if head is None else ())
+        self._observe({"kind": "capture" if head is None else "control", "t": t,
+                       "method": self.redactor.text_with(head.method, forms) if head else None, "path": None,
+                       "status": status, "reason": self.redactor.text_with(reason, forms), "tenant": None})
 
     def _observe(self, entry: dict) -> None:
         if self.observer is None:
@@ -269,34 +313,41 @@ class _App:
             print(f"honch-hil capture: observer failed\n{traceback.format_exc()}", file=sys.stderr)
 
 
-def _secrets(request: Request) -> list[str]:
+def _keys(request: Request) -> list[str]:
     return [key for key in ingest.project_keys(request.head) if key]
 
 
-def _redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
 class _Connection(asyncio.Protocol):
-    """One client connection: read one request, answer it, close."""
+    """One client connection: requests one after the other, each answered in order.
+
+    A request is its head plus exactly Content-Length body bytes; whatever follows is
+    the next request (HTTP/1.1 pipelining), never part of this body, so a verdict does
+    not depend on how TCP split the bytes. After a request with ``Connection: close``
+    (what devices send), or one whose framing is lost (no usable length, a head that
+    did not parse), the connection closes after the answer and later bytes are not
+    processed (RFC 9112 9.6). The next request is only read once the current one is
+    answered, so answers keep the order of the requests even across delay faults."""
 
     def __init__(self, app: _App):
         self.app = app
         self.transport = None
         self.buffer = bytearray()
-        self.state = "head"       # head -> body -> busy -> (linger) -> closed
+        self.state = "head"       # head -> body -> busy -> head (persistent) | linger | closed
+        self.deadline = 0.0
+        self.eof = False
+        self.discarded = 0
+        self.served = 0           # requests answered on this connection
+        self._reset()
+
+    def _reset(self) -> None:
         self.head = None
         self.body_start = 0
         self.expected = 0
         self.body_read = False
         self.content_length = None
-        self.eof = False
-        self.consumed = False     # True when everything the client sent was read
-        self.discarded = 0
-        self.timers: list[asyncio.TimerHandle] = []
+        self.consumed = False     # True when everything the client sent so far was read
+        self.persistent = False   # the connection stays open after this request's answer
+        self.head_only = False    # HEAD: the answer has no body
 
     @property
     def closed(self) -> bool:
@@ -307,17 +358,21 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         self.app.connections.add(self)
-        self.timers.append(asyncio.get_running_loop().call_later(self.app.read_timeout, self._timed_out))
+        self.deadline = asyncio.get_running_loop().time() + self.app.read_timeout
 
     def data_received(self, data: bytes) -> None:
         if self.state in ("head", "body"):
+            if self.served and not self.buffer and self.state == "head":
+                # the next request of a persistent connection: the whole-request deadline starts now
+                self.deadline = asyncio.get_running_loop().time() + self.app.read_timeout
             self.buffer += data
             self._guarded(self._advance)
+        elif self.state == "busy":
+            self.buffer += data   # the next pipelined request, read once this one is answered
         elif self.state == "linger":
             self.discarded += len(data)
             if self.discarded > LINGER_MAX_BYTES:
                 self._close()
-        # "busy": the request is complete; later bytes are extra and already noted
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -343,7 +398,6 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc) -> None:
         was = self.state
         self.state = "closed"
-        self._cancel_timers()
         self.app.connections.discard(self)
         if was == "body":
             self.app.connection_failed(self, self.head, self.app.clock(), 0,
@@ -381,6 +435,7 @@ class _Connection(asyncio.Protocol):
             usable = self.content_length is not None and self.content_length <= self.app.body_limit(head)
         self.body_read = usable
         self.expected = (self.content_length or 0) if usable else 0
+        self.head_only = head.method == "HEAD"
         if usable and self.expected and (head.get("Expect") or "").lower() == "100-continue" \
                 and len(self.buffer) == self.body_start:
             # curl sends this for larger control bodies; devices never do
@@ -388,29 +443,36 @@ class _Connection(asyncio.Protocol):
 
     def _complete(self, received: int) -> None:
         self.state = "busy"
-        self._cancel_timers()
         self.transport.pause_reading()
         start = self.body_start
         if self.body_read:
-            body = bytes(self.buffer[start:start + self.expected])
+            end = start + self.expected
+            body = bytes(self.buffer[start:end])
             truncated = received < self.expected
-            extra = max(0, received - self.expected)
-            self.consumed = not extra
+            del self.buffer[:end]
+            self.persistent = not truncated and _keeps_alive(self.head)
+            self.consumed = not self.buffer
         else:
-            body, truncated, extra = b"", False, 0
+            body, truncated = b"", False
             self.consumed = received == 0 and self.eof
-        self.buffer = bytearray()
-        request = Request(self.head, self.app.clock(), body, self.content_length, self.body_read, truncated, extra)
+            self.buffer = bytearray()
+        request = Request(self.head, self.app.clock(), body, self.content_length, self.body_read, truncated)
         self.app.dispatch(self, request)
 
     def _fail_head(self, error: HeadError) -> None:
         self.state = "busy"
-        self._cancel_timers()
         self.consumed = self.eof
-        self.respond(error.status, [], error_body(error.status, error.reason))
-        self.app.connection_failed(self, None, self.app.clock(), error.status, error.reason)
+        forms = self.app.redactor.forms(raw_project_keys(self.buffer))
+        reason = self.app.redactor.text_with(error.reason, forms)
+        raw = bytes(self.buffer[:MAX_HEAD_BYTES])
+        self.buffer = bytearray()
+        self.respond(error.status, [], error_body(error.status, reason))
+        self.app.connection_failed(self, None, self.app.clock(), error.status, reason, raw)
 
-    def _timed_out(self) -> None:
+    def check_deadline(self, now: float) -> None:
+        """Called by the server's ticker: the whole-request and the drain deadlines."""
+        if now < self.deadline:
+            return
         if self.state == "linger":
             self._close()
             return
@@ -419,7 +481,8 @@ class _Connection(asyncio.Protocol):
         t = self.app.clock()
         if self.state == "head" and not self.buffer:
             self._close()
-            self.app.connection_failed(self, None, t, 0, "no request within the read timeout")
+            if not self.served:  # an idle persistent connection just ends
+                self.app.connection_failed(self, None, t, 0, "no request within the read timeout")
             return
         if self.state == "head":
             reason = f"request head incomplete after {self.app.read_timeout:g} s"
@@ -428,19 +491,46 @@ class _Connection(asyncio.Protocol):
                       f"{len(self.buffer) - self.body_start} of {self.expected} bytes")
         self.state = "busy"
         self.consumed = False
-        self.respond(408, [], error_body(408, reason))
-        self.app.connection_failed(self, self.head, t, 408, reason)
+        self.persistent = False
+        head = self.head
+        self.respond(408, [], error_body(408, self.app.redactor.text(reason)))
+        self.app.connection_failed(self, head, t, 408, reason, bytes(self.buffer[:MAX_HEAD_BYTES]))
 
     # -- answering ------------------------------------------------------------------------
 
     def respond(self, status: int, headers, body: bytes) -> None:
         if self.state == "closed":
             return
-        self.transport.write(serialize_response(status, headers, body))
-        if self.consumed or self.eof:
+        persistent = self.persistent and self.state == "busy"
+        self.transport.write(serialize_response(status, headers, body, keep_alive=persistent,
+                                                head_only=self.head_only))
+        if persistent:
+            self._next_request()
+        elif self.consumed or self.eof:
             self._close()
         else:
             self._linger()
+
+    def _next_request(self) -> None:
+        self._reset()
+        self.state = "head"
+        self.served += 1
+        self.deadline = asyncio.get_running_loop().time() + min(self.app.read_timeout, KEEP_ALIVE_IDLE_SECONDS)
+        if self.buffer or self.eof:
+            # not from inside respond(): a long pipeline must not nest calls
+            asyncio.get_running_loop().call_soon(self._resume_pipeline)
+        else:
+            self.transport.resume_reading()
+
+    def _resume_pipeline(self) -> None:
+        if self.state != "head":
+            return
+        if self.buffer:
+            self._guarded(self._advance)
+        elif self.eof:
+            self._close()
+        if self.state in ("head", "body"):
+            self.transport.resume_reading()
 
     def drop(self) -> None:
         """Close without an answer."""
@@ -448,28 +538,30 @@ class _Connection(asyncio.Protocol):
 
     def _linger(self) -> None:
         self.state = "linger"
+        self.buffer = bytearray()
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.transport.resume_reading()
-        self.timers.append(asyncio.get_running_loop().call_later(LINGER_SECONDS, self._timed_out))
+        self.deadline = asyncio.get_running_loop().time() + LINGER_SECONDS
 
     def _close(self) -> None:
         if self.state == "closed":
             return
         self.state = "closed"
-        self._cancel_timers()
         self.app.connections.discard(self)
         self.transport.close()
 
     def abort(self) -> None:
         self.state = "closed"
-        self._cancel_timers()
         self.transport.abort()
 
-    def _cancel_timers(self) -> None:
-        for timer in self.timers:
-            timer.cancel()
-        self.timers.clear()
+
+def _keeps_alive(head) -> bool:
+    """HTTP/1.1 without a ``close`` connection option (RFC 9112 9.3)."""
+    if head.version != "HTTP/1.1":
+        return False
+    return not any("close" in (token.strip().lower() for token in value.split(","))
+                   for value in head.values("Connection"))
 
 
 class CaptureServer:
@@ -485,7 +577,8 @@ class CaptureServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, prefix: str = "", open_tenants: bool = False,
                  control_token: str | None = None, partial_ttl: float = P.PARTIAL_TTL_SECONDS,
-                 read_timeout: float = DEFAULT_READ_TIMEOUT, clock=time.monotonic, observer=None):
+                 read_timeout: float = DEFAULT_READ_TIMEOUT, clock=time.monotonic, observer=None,
+                 max_memory: int = DEFAULT_MAX_MEMORY):
         if not is_loopback(host) and not control_token:
             raise ValueError(f"binding {host or 'all interfaces'} (not loopback) exposes the control API; "
                              "give a control token (--control-token or HONCH_HIL_CONTROL_TOKEN)")
@@ -497,8 +590,10 @@ class CaptureServer:
         self.requested_port = port
         self.port: int | None = None
         self.prefix = _normalize_prefix(prefix)
+        Budget(max_memory)  # refuses a bound too small to hold one request, before anything starts
         self._options = dict(prefix=self.prefix, open_tenants=open_tenants, control_token=control_token,
-                             partial_ttl=partial_ttl, read_timeout=read_timeout, clock=clock, observer=observer)
+                             partial_ttl=partial_ttl, read_timeout=read_timeout, clock=clock, observer=observer,
+                             max_memory=max_memory)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested: asyncio.Future | None = None
         self._thread: threading.Thread | None = None
@@ -577,6 +672,7 @@ class CaptureServer:
         server = await loop.create_server(lambda: _Connection(app), self.host or None, self.requested_port,
                                           backlog=1024, reuse_address=True)
         self.port = server.sockets[0].getsockname()[1]
+        ticker = loop.create_task(app.tick_forever(min(TICK_SECONDS, app.read_timeout / 4)))
         self._loop = loop
         self._stop_requested = stop = loop.create_future()
         if stop_on_sigterm:
@@ -585,6 +681,7 @@ class CaptureServer:
             on_ready()
             await self._stop_requested
         finally:
+            ticker.cancel()
             server.close()
             for conn in list(app.connections):
                 conn.abort()

@@ -25,10 +25,12 @@ class Progress(NamedTuple):
 
 
 class _Partial:
-    __slots__ = ("init_raw", "total", "data", "frames", "created")
+    __slots__ = ("init_fields", "total", "data", "frames", "created")
 
     def __init__(self, frame: Frame, created: float):
-        self.init_raw = frame.raw
+        # the init frame without its payload, which ``data`` already holds: the W6 byte-for-byte
+        # comparison of a repeated init needs no second copy of it
+        self.init_fields = frame.raw[:len(frame.raw) - len(frame.payload)]
         self.total = frame.total_length
         self.data = bytearray(frame.payload)
         # offset -> (more bit, payload length); the payload itself is data[offset:offset+length]
@@ -55,13 +57,16 @@ class Reassembler:
     conforming sender restart them from offset 0. A single message whose total length
     alone exceeds ``max_buffered_bytes`` is refused with 413.
 
+    ``frame_overhead`` is added to the buffered bytes for every frame held, so that a
+    server can make the byte bound count its per-frame bookkeeping too (0: payload only).
+
     Not thread-safe: one event loop (or one lock) per instance.
     """
 
     def __init__(self, ttl_seconds: float = PARTIAL_TTL_SECONDS, *,
                  max_partials: int = DEFAULT_MAX_PARTIALS,
                  max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, frame_overhead: int = 0):
         if ttl_seconds <= 0:
             raise ValueError(f"ttl_seconds must be positive, not {ttl_seconds}")
         if max_partials < 1:
@@ -72,6 +77,7 @@ class Reassembler:
         self.max_partials = max_partials
         self.max_buffered_bytes = max_buffered_bytes
         self._clock = clock
+        self.frame_overhead = frame_overhead
         # insertion order == creation order, so the oldest partial is always first
         self._partials: dict[Hashable, _Partial] = {}
         self._buffered = 0
@@ -92,8 +98,17 @@ class Reassembler:
         partial = self._partials.pop(key, None)
         if partial is None:
             return False
-        self._buffered -= len(partial.data)
+        self._buffered -= self._cost(partial)
         return True
+
+    def _cost(self, partial: _Partial) -> int:
+        return len(partial.data) + self.frame_overhead * len(partial.frames)
+
+    def oldest(self) -> tuple[Hashable, float] | None:
+        """(key, creation time) of the oldest live partial, or None."""
+        for key, partial in self._partials.items():
+            return key, partial.created
+        return None
 
     def expire(self) -> int:
         """Drop every expired partial now; returns how many were dropped."""
@@ -135,15 +150,17 @@ class Reassembler:
         partial = self._partials.get(key)
         if frame.kind == "init":
             if partial is not None:
-                if frame.raw == partial.init_raw:
+                if (frame.raw[:len(frame.raw) - len(frame.payload)] == partial.init_fields
+                        and partial.data[:len(frame.payload)] == frame.payload
+                        and partial.frames[0][1] == len(frame.payload)):
                     return Progress(None, len(partial.data), partial.total, True)
                 raise WireError(409, "init frame differs from the accepted init frame of this message")
             if frame.total_length > self.max_buffered_bytes:
                 raise WireError(413, f"message of {frame.total_length} bytes exceeds the reassembly "
                                      f"buffer of {self.max_buffered_bytes} bytes")
-            self._make_room(key, 1, len(frame.payload))
+            self._make_room(key, 1, len(frame.payload) + self.frame_overhead)
             self._partials[key] = _Partial(frame, self._clock())
-            self._buffered += len(frame.payload)
+            self._buffered += len(frame.payload) + self.frame_overhead
             return Progress(None, len(frame.payload), frame.total_length, False)
 
         # continuation
@@ -169,10 +186,10 @@ class Reassembler:
             raise WireError(409, f"{frame.kind} frame at offset {frame.offset} leaves a gap after the "
                                  f"{received} bytes received")
         if frame.kind == "middle":
-            self._make_room(key, 0, len(frame.payload))
+            self._make_room(key, 0, len(frame.payload) + self.frame_overhead)
             partial.data += frame.payload
             partial.frames[frame.offset] = (True, len(frame.payload))
-            self._buffered += len(frame.payload)
+            self._buffered += len(frame.payload) + self.frame_overhead
             return Progress(None, len(partial.data), partial.total, False)
         # final: the partial goes whatever the outcome
         self.discard(key)

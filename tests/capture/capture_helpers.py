@@ -106,8 +106,8 @@ def request_bytes(body: bytes = b"", *, key: str | None = "test-key", stream_id:
     return head.encode("latin-1") + body
 
 
-def post(port: int, body: bytes, **kwargs) -> Answer:
-    return exchange(port, request_bytes(body, port=port, **kwargs))
+def post(port: int, body: bytes, *, timeout: float = 10.0, **kwargs) -> Answer:
+    return exchange(port, request_bytes(body, port=port, **kwargs), timeout=timeout)
 
 
 def without_header(data: bytes, name: str) -> bytes:
