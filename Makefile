@@ -7,10 +7,12 @@ BUILD := build
 VENV := $(BUILD)/venv
 BIN := $(VENV)/bin
 # System packages the harness needs: the host C toolchain and Python headers (the host
-# port's extension), the Cortex-M3 toolchain and QEMU for the emulated board,
-# libffi/pkg-config for MicroPython's unix port, dpkg-dev for `apt-get source`.
+# port's extension), the Arm and RISC-V toolchains and QEMU for the emulated boards
+# (qemu-system-misc has qemu-system-riscv32), libffi/pkg-config for MicroPython's
+# unix port, dpkg-dev for `apt-get source`.
 APT_PACKAGES := build-essential python3-dev python3-venv pkg-config libffi-dev dpkg-dev xz-utils \
-	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
+	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
 BENCH_APT_PACKAGES := valgrind
 # Inputs of the editable install (the host port's C extension is compiled by pip).
 VENV_INPUTS := pyproject.toml VERSION $(wildcard setup.py) \

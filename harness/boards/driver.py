@@ -19,7 +19,7 @@ from pathlib import Path
 from harness.artifacts import artifact_name
 from harness.agent.client import AgentClient, AgentFailure, AgentTimeout, BoardGone, BoardRebooted
 from harness.boards.inventory import ROOT, BoardSpec
-from harness.boards.qemu import QemuError, QemuInstance
+from harness.boards.qemu import QemuError, QemuInstance, firmware_target
 from harness.boards.links import ByteLog, LinkError, PtyLink, SerialLink, SubprocessLink
 
 AGENT_SOURCE = ROOT / "harness" / "agent" / "honch_agent.py"
@@ -87,7 +87,11 @@ class BoardDriver:
         if firmware == "build":
             from harness.firmware import ensure_firmware
 
-            return Path(ensure_firmware("unix" if self.spec.kind == "unix" else "qemu"))
+            try:
+                name = "unix" if self.spec.kind == "unix" else firmware_target(self.spec.machine)
+            except QemuError as exc:
+                raise self._error(str(exc)) from exc
+            return Path(ensure_firmware(name))
         path = Path(firmware)
         if not path.is_absolute():
             path = ROOT / path
