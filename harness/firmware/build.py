@@ -245,20 +245,28 @@ def _input_files(paths) -> list[Path]:
     return files
 
 
-def sources_digest(t: Target) -> str:
-    """sha256 over the names and contents of every project file that goes into ``t``."""
+def _digest(paths) -> str:
+    """sha256 over the names and contents of the files under ``paths``."""
     digest = hashlib.sha256()
-    for file in _input_files(PROJECT_INPUTS + tuple(t.extra_inputs)):
+    for file in _input_files(paths):
         digest.update(str(file.relative_to(REPO_ROOT)).encode() + b"\0")
         digest.update(hashlib.sha256(file.read_bytes()).digest())
     return digest.hexdigest()
 
 
+def sources_digest(t: Target) -> str:
+    """sha256 over the names and contents of every project file that goes into ``t``."""
+    return _digest(PROJECT_INPUTS + tuple(t.extra_inputs))
+
+
 def stamp_for(t: Target, source: MicroPythonSource, variables: list[str], compiler_version: str) -> dict:
     # ``clean`` inputs make a previous object directory unusable; the project sources
-    # only need make's incremental rebuild.
+    # only need make's incremental rebuild. A board overlay is a clean input: its
+    # makefiles set compiler flags (the heap size, the CPU), and make does not
+    # rebuild objects whose flags changed.
     return {
-        "clean": {"micropython": source.identity, "make": variables, "compiler": compiler_version},
+        "clean": {"micropython": source.identity, "make": variables, "compiler": compiler_version,
+                  "board": _digest(t.extra_inputs) if t.extra_inputs else None},
         "sources": sources_digest(t),
     }
 
