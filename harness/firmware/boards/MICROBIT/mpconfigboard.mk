@@ -4,7 +4,9 @@
 #   make -C ports/qemu BOARD=MICROBIT BOARD_DIR=<this directory>
 include $(TOP)/ports/qemu/boards/MICROBIT/mpconfigboard.mk
 
-HONCH_BOARD_HAL = nrf51_hal.o
+HONCH_BOARD_HAL = nrf51_hal.o ../common/honch_cortex_m_idle.o
+# The console UART's receive interrupt and the core clock SysTick counts.
+CFLAGS += -DHONCH_BOARD_CONSOLE_IRQ=2 -DHONCH_BOARD_CPU_HZ=16000000u
 HONCH_BOARD_CONFIG = nrf51_config.h
 include $(BOARD_DIR)/../common/honch_board.mk
 # nrf51_os.c is included by extmod/modos.c.

@@ -1,11 +1,14 @@
 // Board HAL of the nRF51 (qemu-system-arm -machine microbit, a Cortex-M0): time
 // from TIMER0 and random bytes from the RNG peripheral (nRF51 Series Reference
-// Manual v3.0, chapters 18 "TIMER" and 21 "RNG"; QEMU models both).
+// Manual v3.0, chapters 18 "TIMER" and 21 "RNG"; QEMU models both), and the console
+// UART's interrupt for honch_cortex_m_idle.c.
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "py/mphal.h"
+
+#include "honch_cortex_m.h"
 
 #define REG(base, offset) (*(volatile uint32_t *)((base) + (offset)))
 
@@ -81,4 +84,22 @@ uint32_t honch_board_random_u32(void) {
     uint8_t b[4];
     honch_board_random(b, sizeof b);
     return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+// The console UART: its interrupt is IRQ 2 (the peripheral's ID); RXDRDY is
+// cleared by the port's uart_rx_chr, which lowers the line.
+#define UART0 (0x40002000u)
+#define UART_RXDRDY REG(UART0, 0x108u)
+#define UART_INTENSET REG(UART0, 0x304u)
+#define UART_INT_RXDRDY (1u << 2)
+
+void honch_board_console_irq_enable(void) {
+    UART_INTENSET = UART_INT_RXDRDY;
+}
+
+void honch_board_console_irq_clear(void) {
+}
+
+bool honch_board_console_has_input(void) {
+    return UART_RXDRDY != 0u;
 }

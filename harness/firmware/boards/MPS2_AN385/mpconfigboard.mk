@@ -5,7 +5,9 @@
 #   make -C ports/qemu BOARD=MPS2_AN385 BOARD_DIR=<this directory>
 include $(TOP)/ports/qemu/boards/MPS2_AN385/mpconfigboard.mk
 
-HONCH_BOARD_HAL = mps2_hal.o
+HONCH_BOARD_HAL = mps2_hal.o ../common/honch_cortex_m_idle.o
+# The console UART's receive interrupt and the core clock SysTick counts.
+CFLAGS += -DHONCH_BOARD_CONSOLE_IRQ=0 -DHONCH_BOARD_CPU_HZ=25000000u
 include $(BOARD_DIR)/../common/honch_board.mk
 
 # The GC heap of the emulated board (the port's own default, stated here because

@@ -38,3 +38,11 @@ uint64_t honch_board_us(void) {
 uint32_t honch_board_cycles(void) {
     return (uint32_t)gtimer_count();
 }
+
+// Not yet: the CPU keeps polling (the port's behaviour).
+void honch_board_wait_for_input(void) {
+}
+
+void honch_board_sleep_until(uint64_t until_us) {
+    (void)until_us;
+}

@@ -26,4 +26,8 @@ mp_uint_t mp_hal_ticks_cpu(void); // also in py/mphal.h, which extmod/modrandom.
 uint64_t honch_board_us(void);
 // The fastest free-running counter the board has (time.ticks_cpu()); wraps at 32 bits.
 uint32_t honch_board_cycles(void);
+// Stop the CPU until the console has input (or any other wake-up: callers check again).
+void honch_board_wait_for_input(void);
+// Stop the CPU until honch_board_us() reaches until_us, or earlier (callers check again).
+void honch_board_sleep_until(uint64_t until_us);
 #endif

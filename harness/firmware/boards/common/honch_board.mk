@@ -9,5 +9,6 @@ CFLAGS += -DMP_CONFIGFILE='"$(HONCH_BOARD_COMMON)/honch_board.h"'
 ifneq ($(HONCH_BOARD_CONFIG),)
 CFLAGS += -DHONCH_BOARD_CONFIG='"$(abspath $(BOARD_DIR))/$(HONCH_BOARD_CONFIG)"'
 endif
-LDFLAGS += -L$(HONCH_BOARD_COMMON)
-SRC_BOARD_O += $(HONCH_BOARD_COMMON)/honch_board_time.o $(addprefix $(abspath $(BOARD_DIR))/,$(HONCH_BOARD_HAL))
+LDFLAGS += -L$(HONCH_BOARD_COMMON) -Wl,--wrap=mp_hal_stdin_rx_chr
+CFLAGS += -I$(HONCH_BOARD_COMMON)
+SRC_BOARD_O += $(HONCH_BOARD_COMMON)/honch_board_time.o $(abspath $(addprefix $(BOARD_DIR)/,$(HONCH_BOARD_HAL)))
