@@ -41,11 +41,14 @@ $(BUILD)/venv.stamp: $(VENV_INPUTS)
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+# The unix port and one emulated board per CPU architecture (harness/firmware/build.py).
+FIRMWARE := unix qemu qemu-microbit qemu-sabrelite qemu-rv32
+
 firmware: apt venv
-	$(BIN)/honch-hil firmware build unix qemu
+	$(BIN)/honch-hil firmware build $(FIRMWARE)
 
 # The unit and integration tests, then the conformance suite on every default board
-# (host, unix, qemu-an385) exactly as `make run` runs it, with its reports under build/.
+# (host, unix, the emulated boards) exactly as `make run` runs it, with its reports under build/.
 test: apt venv firmware
 	$(BIN)/python -m pytest tests
 	$(BIN)/honch-hil run --reports $(BUILD)/test-reports

@@ -43,6 +43,7 @@ RAW_REPL_KINDS = ("qemu", "serial")
 TARGET_MEDIAN_MS = 15.0
 TARGET_RATIO = 1.0
 BLOCKS = 6
+ECHO_BYTES = 200
 PROPS = {"count": 1, "name": "sensor-1", "ok": True}
 CONFIG = {"api_key": "bench-key", "device_id": "bench", "device_model": "bench", "firmware_version": "1.0.0",
           "endpoint_url": "http://127.0.0.1:9", "flush_event_threshold": 100000,
@@ -174,6 +175,14 @@ print("@@PROFILE@@ " + json.dumps(out))
 """
 
 
+def host_cpu_ms(fn, n: int) -> float:
+    """CPU time of this process per call (the rest of the wall time is waiting for the board)."""
+    began = time.process_time()
+    for _ in range(n):
+        fn()
+    return (time.process_time() - began) * 1000 / n
+
+
 def host_profile(fn, n: int) -> list[tuple[str, float]]:
     """cProfile of n calls: (function, ms per call of own time), the top entries."""
     profiler = cProfile.Profile()
@@ -207,12 +216,19 @@ def count_bytes(driver: BoardDriver, fn) -> tuple[int, int]:
 def profile_board(driver: BoardDriver, n: int) -> dict:
     ping = lambda: driver.call("ping")  # noqa: E731
     track = lambda: driver.call("track", "sample", PROPS)  # noqa: E731
-    wall = {"agent no-op": summary(timed(ping, n))[0]}
+    # The cost of a byte on the link: echo carries its payload both ways.
+    short = summary(timed(lambda: driver.call("echo", ""), n))[0]
+    long = summary(timed(lambda: driver.call("echo", "x" * ECHO_BYTES), n))[0]
+    wall = {"agent no-op": summary(timed(ping, n))[0], "us per byte": (long - short) * 1000 / (2 * ECHO_BYTES)}
+    wall["host CPU agent no-op"] = host_cpu_ms(ping, n)
+    wall["host CPU agent track()"] = host_cpu_ms(track, n)
     profile = {"host agent no-op": host_profile(ping, n), "host agent track()": host_profile(track, n),
                "bytes agent no-op": count_bytes(driver, ping), "bytes agent track()": count_bytes(driver, track)}
     transport = leave_agent(driver)
     raw_noop = lambda: transport.exec(RAW_NOOP)  # noqa: E731
     raw_track = lambda: transport.exec(RAW_TRACK)  # noqa: E731
+    wall["host CPU raw no-op"] = host_cpu_ms(raw_noop, n)
+    wall["host CPU raw track()"] = host_cpu_ms(raw_track, n)
     profile["host raw no-op"] = host_profile(raw_noop, n)
     profile["bytes raw no-op"] = count_bytes(driver, raw_noop)
     profile["bytes raw track()"] = count_bytes(driver, raw_track)
@@ -220,7 +236,9 @@ def profile_board(driver: BoardDriver, n: int) -> dict:
                 "track": json.dumps({"id": 1234, "op": "track", "args": ["sample", PROPS]}) + "\n"}
     code = DEVICE_PROFILE % {"config": CONFIG, "ping": requests["ping"], "track": requests["track"], "k": 50,
                              "raw_track": RAW_TRACK}
-    out = transport.exec(code, timeout=120).decode()
+    out, err = (part.decode() for part in transport.exec_raw(code, timeout=120))
+    if err:
+        raise RuntimeError(f"the device-side profile failed on {driver.name}:\n{err}")
     line = next(x for x in out.splitlines() if x.startswith("@@PROFILE@@ "))
     profile["device"] = json.loads(line[len("@@PROFILE@@ "):])
     profile["wall"] = wall
@@ -235,13 +253,16 @@ def print_profile(name: str, profile: dict) -> None:
         print(f"  {key:<20} host CPU ms/call by function (own time): {top}")
     for key in ("bytes agent no-op", "bytes agent track()", "bytes raw no-op", "bytes raw track()"):
         sent, received = profile[key]
-        print(f"  {key:<20} {sent:>6} B host->board, {received:>6} B board->host (whole measurement)")
+        print(f"  {key:<20} {sent:>6} B host->board, {received:>6} B board->host per call")
     device = profile["device"]
     for call in ("no-op", "track()"):
         d = device[call]
         print(f"  device {call:<8} us/call: json.loads {d['json_loads']:.0f}, decode_value {d['decode_value']:.0f}, "
               f"op {d['op']:.0f}, encode+dumps reply {d['encode_reply']:.0f}; handle() whole {d['handle_whole']:.0f} "
               f"(reply {d['reply_bytes']} B)")
+    print("  host CPU ms/call: " + ", ".join(f"{k[9:]} {v:.3f}" for k, v in profile["wall"].items()
+                                               if k.startswith("host CPU")))
+    print(f"  link: {profile['wall']['us per byte']:.1f} us per byte (echo of {ECHO_BYTES} characters each way)")
     print(f"  device raw-REPL equivalents us/call: compile+exec 'pass' {device[next(k for k in device if 'pass' in k)]:.0f}, "
           f"compile+exec track {device[next(k for k in device if 'exec track' in k)]:.0f}")
 

@@ -1,7 +1,8 @@
 """Footprint of the C core on every CPU architecture of the emulated boards: .text
 (code + read-only data, which live in flash) per object file and in total, static
-RAM (.data + .bss), and the size of the client state the caller allocates
-(honch_client_t).
+RAM (.data + .bss), the largest stack frame of any core function (GCC's
+-fstack-usage; MicroPython's qemu port allows 10 KiB of stack in all), and the size
+of the client state the caller allocates (honch_client_t).
 
 Compiles core/src/*.c with the flags of the warning-free cross builds (`make -C core
 cross`: -Os -ffunction-sections -fdata-sections; arm = Cortex-M3 Thumb-2, m0 =
@@ -50,6 +51,16 @@ def sections(prefix: str, obj: Path) -> dict:
     return sizes
 
 
+def largest_frame(arch: str) -> tuple[int, str]:
+    """The largest stack frame of a core function (bytes, function) from the .su files."""
+    frames = []
+    for su in (BUILD / arch).glob("*.su"):
+        for line in su.read_text().splitlines():
+            where, size, _ = line.split("\t")
+            frames.append((int(size), where.rsplit(":", 1)[-1]))
+    return max(frames)
+
+
 def client_size(prefix: str, flags: list[str]) -> int:
     """sizeof(honch_client_t) for the target, read from a probe object's symbol size."""
     version = (ROOT / "VERSION").read_text().strip()
@@ -75,9 +86,11 @@ def main() -> int:
     for arch, (what, prefix, flags) in ARCHS.items():
         text = sum(s["text"] for s in per_arch[arch].values())
         ram = sum(s["data"] + s["bss"] for s in per_arch[arch].values())
+        frame, function = largest_frame(arch)
         print(f"{arch:<5} {what:<18} core .text {text:6d} B ({text / 1024:.1f} KiB; target <= 24 KiB: "
               f"{'met' if text <= TEXT_TARGET else 'MISSED'}), static RAM {ram} B (target <= {RAM_TARGET} B: "
-              f"{'met' if ram <= RAM_TARGET else 'MISSED'}), sizeof(honch_client_t) {client_size(prefix, flags)} B")
+              f"{'met' if ram <= RAM_TARGET else 'MISSED'}), largest stack frame {frame} B ({function}), "
+              f"sizeof(honch_client_t) {client_size(prefix, flags)} B")
     print(f"host  sizeof(honch_client_t) {client_size('', [])} B "
           f"(caller memory; {SDK_LIMITS.message} B of it keep the pending encoded message)")
     return 0
