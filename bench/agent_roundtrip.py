@@ -49,7 +49,10 @@ CONFIG = {"api_key": "bench-key", "device_id": "bench", "device_model": "bench",
           "endpoint_url": "http://127.0.0.1:9", "flush_event_threshold": 100000,
           "flush_interval_seconds": 3600, "max_queued_events": 50}
 #: the raw REPL's equivalents: the same client and the same track() call
-RAW_SETUP = "import honch\nc = honch.Honch(event_buffer=bytearray(16384), **%r)\n" % (CONFIG,)
+EVENT_BUFFER = 8192
+RAW_SETUP = "import honch\nc = honch.Honch(event_buffer=bytearray(%d), **%r)\n" % (EVENT_BUFFER, CONFIG)
+#: the raw REPL's client goes before the agent comes back (the GC heap holds one of them)
+RAW_TEARDOWN = "del c\nimport gc\ngc.collect()"
 RAW_NOOP = "pass"
 RAW_TRACK = "c.track('sample', %r)" % (PROPS,)
 
@@ -71,7 +74,7 @@ def summary(samples: list[float]) -> tuple[float, float]:
 # --- switching one board between the agent and the raw REPL ------------------------------
 
 def init_agent_client(driver: BoardDriver) -> None:
-    driver.call("init", dict(CONFIG, event_buffer=EventBuffer(16384)))
+    driver.call("init", dict(CONFIG, event_buffer=EventBuffer(EVENT_BUFFER)))
     for _ in range(10):  # warm up (imports, caches)
         driver.call("ping")
 
@@ -80,6 +83,9 @@ def leave_agent(driver: BoardDriver):
     """End the agent (its exit op); return mpremote's transport in the raw REPL with a client."""
     driver.call("exit")
     transport = driver.link.mpremote()
+    # mpremote's own pty mode: blocking reads, not in_waiting polls with 10 ms sleeps
+    # (what SerialTransport(pty) does; the fastest raw REPL mpremote offers)
+    transport.is_pty = True
     transport.enter_raw_repl(soft_reset=False)  # also swallows the end of the agent's exec
     transport.exec(RAW_SETUP)
     for _ in range(10):
@@ -88,6 +94,7 @@ def leave_agent(driver: BoardDriver):
 
 
 def resume_agent(driver: BoardDriver, transport) -> None:
+    transport.exec(RAW_TEARDOWN)
     transport.exec_raw_no_follow(START_AGENT)
     driver.agent = AgentClient(driver.link, driver.name, driver.spec.op_timeout, driver.tether)
     driver.agent.wait_ready(driver.spec.start_timeout)
@@ -141,7 +148,7 @@ class Sink:
     def flush(self):
         pass
 agent = honch_agent.Agent(stdout=Sink())
-agent.handle({"id": 1, "op": "init", "args": [dict(%(config)r, event_buffer=bytearray(16384))]})
+agent.handle({"id": 1, "op": "init", "args": [dict(%(config)r, event_buffer=bytearray(%(buffer)d))]})
 lines = {"no-op": %(ping)r, "track()": %(track)r}
 K = %(k)d
 def per_call(fn):
@@ -235,7 +242,7 @@ def profile_board(driver: BoardDriver, n: int) -> dict:
     requests = {"ping": json.dumps({"id": 1234, "op": "ping"}) + "\n",
                 "track": json.dumps({"id": 1234, "op": "track", "args": ["sample", PROPS]}) + "\n"}
     code = DEVICE_PROFILE % {"config": CONFIG, "ping": requests["ping"], "track": requests["track"], "k": 50,
-                             "raw_track": RAW_TRACK}
+                             "raw_track": RAW_TRACK, "buffer": EVENT_BUFFER}
     out, err = (part.decode() for part in transport.exec_raw(code, timeout=120))
     if err:
         raise RuntimeError(f"the device-side profile failed on {driver.name}:\n{err}")
