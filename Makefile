@@ -7,10 +7,12 @@ BUILD := build
 VENV := $(BUILD)/venv
 BIN := $(VENV)/bin
 # System packages the harness needs: the host C toolchain and Python headers (the host
-# port's extension), the Cortex-M3 toolchain and QEMU for the emulated board,
-# libffi/pkg-config for MicroPython's unix port, dpkg-dev for `apt-get source`.
+# port's extension), the Arm and RISC-V toolchains and QEMU for the emulated boards
+# (qemu-system-misc has qemu-system-riscv32), libffi/pkg-config for MicroPython's
+# unix port, dpkg-dev for `apt-get source`.
 APT_PACKAGES := build-essential python3-dev python3-venv pkg-config libffi-dev dpkg-dev xz-utils \
-	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
+	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
 BENCH_APT_PACKAGES := valgrind
 # Inputs of the editable install (the host port's C extension is compiled by pip).
 VENV_INPUTS := pyproject.toml VERSION core/VERSION $(wildcard setup.py) \
@@ -39,11 +41,15 @@ $(BUILD)/venv.stamp: $(VENV_INPUTS)
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+# The unix port, one emulated board per CPU architecture, the published wrapper frozen
+# into a unix firmware and a unix firmware with only _honch_core (harness/firmware/build.py).
+FIRMWARE := unix qemu qemu-microbit qemu-sabrelite qemu-rv32 unix-published-0.3.1 unix-core-only
+
 firmware: apt venv
-	$(BIN)/honch-hil firmware build unix qemu unix-published-0.3.1 unix-core-only
+	$(BIN)/honch-hil firmware build $(FIRMWARE)
 
 # The unit and integration tests, then the conformance suite on every default board
-# (host, unix, qemu-an385) exactly as `make run` runs it, with its reports under build/.
+# (host, unix, the emulated boards) exactly as `make run` runs it, with its reports under build/.
 test: apt venv firmware
 	$(BIN)/python -m pytest tests
 	$(BIN)/honch-hil run --reports $(BUILD)/test-reports

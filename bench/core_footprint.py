@@ -1,10 +1,14 @@
-"""Cortex-M3 footprint of the C core: .text/.data/.bss per object file and in total,
-and the size of the client state the caller allocates (honch_client_t).
+"""Footprint of the C core on every CPU architecture of the emulated boards: .text
+(code + read-only data, which live in flash) per object file and in total, static
+RAM (.data + .bss), the largest stack frame of any core function (GCC's
+-fstack-usage; MicroPython's qemu port allows 10 KiB of stack in all), and the size
+of the client state the caller allocates (honch_client_t).
 
-Compiles core/src/*.c with arm-none-eabi-gcc -mcpu=cortex-m3 -mthumb -Os
--ffunction-sections -fdata-sections (`make -C core arm`, the flags of the warning-free
-build) and reads the sections with arm-none-eabi-size -A. Read-only data counts as
-.text (it lives in flash). Targets: .text <= 24 KiB, static RAM (.data + .bss) <= 512 B.
+Compiles core/src/*.c with the flags of the warning-free cross builds (`make -C core
+cross`: -Os -ffunction-sections -fdata-sections; arm = Cortex-M3 Thumb-2, m0 =
+Cortex-M0 Thumb-1, a9 = Cortex-A9 ARM with -mno-unaligned-access, rv32 = RV32IMC)
+and reads the sections with <prefix>size -A. Targets: .text <= 24 KiB, static RAM
+(.data + .bss) <= 512 B, on every architecture.
 """
 
 import re
@@ -18,57 +22,76 @@ sys.path.insert(0, str(ROOT))
 from harness.protocol import SDK_LIMITS  # noqa: E402
 
 CORE = ROOT / "core"
-BUILD = ROOT / "build" / "core" / "arm"
+BUILD = ROOT / "build" / "core"
 TEXT_TARGET = 24 * 1024
 RAM_TARGET = 512
+#: `make -C core <arch>` -> (what it is, binutils prefix, compiler flags of the probe)
+ARCHS = {
+    "arm": ("Cortex-M3 Thumb-2", "arm-none-eabi-", ["-mcpu=cortex-m3", "-mthumb"]),
+    "m0": ("Cortex-M0 Thumb-1", "arm-none-eabi-", ["-mcpu=cortex-m0", "-mthumb"]),
+    "a9": ("Cortex-A9 ARM", "arm-none-eabi-", ["-mcpu=cortex-a9", "-marm", "-mno-unaligned-access"]),
+    "rv32": ("RV32IMC", "riscv64-unknown-elf-", ["-march=rv32imc", "-mabi=ilp32", "--specs=picolibc.specs"]),
+}
 
 
-def sections(obj: Path) -> dict:
-    out = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], check=True, capture_output=True, text=True).stdout
+def sections(prefix: str, obj: Path) -> dict:
+    out = subprocess.run([prefix + "size", "-A", str(obj)], check=True, capture_output=True, text=True).stdout
     sizes = {"text": 0, "data": 0, "bss": 0}
     for line in out.splitlines():
         parts = line.split()
         if len(parts) < 2 or not parts[0].startswith(".") or not parts[1].isdigit():
             continue
         name, size = parts[0], int(parts[1])
-        if name.startswith((".text", ".rodata")):
+        if name.startswith((".text", ".rodata", ".srodata")):
             sizes["text"] += size
-        elif name.startswith(".data"):
+        elif name.startswith((".data", ".sdata")):
             sizes["data"] += size
-        elif name.startswith(".bss"):
+        elif name.startswith((".bss", ".sbss")):
             sizes["bss"] += size
     return sizes
 
 
-def client_size(target: str) -> int:
+def largest_frame(arch: str) -> tuple[int, str]:
+    """The largest stack frame of a core function (bytes, function) from the .su files."""
+    frames = []
+    for su in (BUILD / arch).glob("*.su"):
+        for line in su.read_text().splitlines():
+            where, size, _ = line.split("\t")
+            frames.append((int(size), where.rsplit(":", 1)[-1]))
+    return max(frames)
+
+
+def client_size(prefix: str, flags: list[str]) -> int:
     """sizeof(honch_client_t) for the target, read from a probe object's symbol size."""
     version = (ROOT / "core" / "VERSION").read_text().strip()
     with tempfile.TemporaryDirectory() as tmp:
         src, obj = Path(tmp) / "probe.c", Path(tmp) / "probe.o"
         src.write_text('#include "honch/honch.h"\nunsigned char honch_client_probe[sizeof(honch_client_t)];\n')
-        cc = ["arm-none-eabi-gcc", "-mcpu=cortex-m3", "-mthumb"] if target == "arm" else ["cc"]
-        nm = "arm-none-eabi-nm" if target == "arm" else "nm"
-        subprocess.run([*cc, "-c", f"-DHONCH_SDK_VERSION=\"{version}\"", f"-I{CORE / 'include'}", str(src),
-                        "-o", str(obj)], check=True)
-        out = subprocess.run([nm, "-S", str(obj)], check=True, capture_output=True, text=True).stdout
+        subprocess.run([prefix + ("gcc" if prefix else "cc"), *flags, "-fno-common", "-c",
+                        f"-DHONCH_SDK_VERSION=\"{version}\"", f"-I{CORE / 'include'}", str(src), "-o", str(obj)],
+                       check=True)
+        out = subprocess.run([prefix + "nm", "-S", str(obj)], check=True, capture_output=True, text=True).stdout
         return int(re.search(r"^\S+ (\S+) [BbCc] honch_client_probe$", out, flags=re.M).group(1), 16)
 
 
 def main() -> int:
-    subprocess.run(["make", "-s", "-C", str(CORE), "arm"], check=True)
-    total = {"text": 0, "data": 0, "bss": 0}
-    print(f"{'object (Cortex-M3, -Os)':<28}{'.text':>8}{'.data':>8}{'.bss':>8}")
-    for src in sorted((CORE / "src").glob("*.c")):
-        s = sections(BUILD / (src.stem + ".o"))
-        for k in total:
-            total[k] += s[k]
-        print(f"{src.stem + '.o':<28}{s['text']:>8}{s['data']:>8}{s['bss']:>8}")
-    print(f"{'total':<28}{total['text']:>8}{total['data']:>8}{total['bss']:>8}")
-    ram = total["data"] + total["bss"]
-    print(f"core .text {total['text']} B ({total['text'] / 1024:.1f} KiB; target <= 24 KiB: "
-          f"{'met' if total['text'] <= TEXT_TARGET else 'MISSED'}), static RAM {ram} B "
-          f"(target <= {RAM_TARGET} B: {'met' if ram <= RAM_TARGET else 'MISSED'})")
-    print(f"sizeof(honch_client_t): {client_size('arm')} B on Cortex-M3, {client_size('host')} B on the host "
+    subprocess.run(["make", "-s", "-C", str(CORE), "cross"], check=True)
+    sources = sorted((CORE / "src").glob("*.c"))
+    per_arch = {arch: {src.stem: sections(ARCHS[arch][1], BUILD / arch / (src.stem + ".o")) for src in sources}
+                for arch in ARCHS}
+    print(f"{'.text by object (-Os)':<24}" + "".join(f"{arch:>8}" for arch in ARCHS))
+    for src in sources:
+        print(f"{src.stem + '.o':<24}" + "".join(f"{per_arch[arch][src.stem]['text']:>8}" for arch in ARCHS))
+    print()
+    for arch, (what, prefix, flags) in ARCHS.items():
+        text = sum(s["text"] for s in per_arch[arch].values())
+        ram = sum(s["data"] + s["bss"] for s in per_arch[arch].values())
+        frame, function = largest_frame(arch)
+        print(f"{arch:<5} {what:<18} core .text {text:6d} B ({text / 1024:.1f} KiB; target <= 24 KiB: "
+              f"{'met' if text <= TEXT_TARGET else 'MISSED'}), static RAM {ram} B (target <= {RAM_TARGET} B: "
+              f"{'met' if ram <= RAM_TARGET else 'MISSED'}), largest stack frame {frame} B ({function}), "
+              f"sizeof(honch_client_t) {client_size(prefix, flags)} B")
+    print(f"host  sizeof(honch_client_t) {client_size('', [])} B "
           f"(caller memory; {SDK_LIMITS.message} B of it keep the pending encoded message)")
     return 0
 

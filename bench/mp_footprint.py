@@ -1,29 +1,32 @@
-"""Footprint of the SDK on the emulated Cortex-M3 (MicroPython, qemu mps2-an385).
+"""Footprint of the SDK on every emulated board (MicroPython's qemu port: Cortex-M3,
+Cortex-M0, Cortex-A9, RV32IMC; harness/boards/qemu.py).
 
-Prints:
+Prints, per board:
 * GC heap taken by ``import honch`` and by ``honch.Honch(...)`` with an 8 KiB
   event_buffer (beyond the buffer), measured with gc.collect() + gc.mem_free();
 * GC heap retained per ``track()`` over many calls, and what ``track()`` allocates
   transiently (micropython.mem_total(), the firmware has MICROPY_MEM_STATS), through
   the wrapper and through ``_honch_core`` directly;
-* ``.text`` added by the user C module: the qemu firmware against the same firmware
-  built without USER_C_MODULES (target ``qemu-no-usermod``, built here on demand).
+* code (``.text`` and read-only data) added by the user C module: the board's
+  firmware against the same firmware built without USER_C_MODULES (target
+  ``<target>-no-usermod``, built here on demand).
 
 Targets (issue 4): import + init <= 6 KiB, 0 bytes retained per track, module + core
-.text <= 32 KiB. Run: ``build/venv/bin/python bench/mp_footprint.py``.
+.text <= 32 KiB. Run: ``build/venv/bin/python bench/mp_footprint.py [--machine NAME ...]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from harness.boards.qemu import booted_raw_repl
+from harness.boards.qemu import MACHINES, booted_raw_repl
 from harness.firmware import ensure_firmware
-from harness.firmware.build import target
+from harness.firmware.build import NO_USERMOD, target
 
 TRACKS = 500
 EVENT_BUFFER = 8192
@@ -42,7 +45,7 @@ import honch
 gc.collect(); f1 = gc.mem_free()
 buf = bytearray(%(buffer)d)
 gc.collect(); f2 = gc.mem_free()
-c = honch.Honch(api_key="phc_bench", device_id="bench-1", device_model="mps2-an385", firmware_version="1.0.0",
+c = honch.Honch(api_key="phc_bench", device_id="bench-1", device_model=%(machine)r, firmware_version="1.0.0",
                 event_buffer=buf, endpoint_url="http://capture.invalid", flush_min_interval_ms=0xFFFFFFFF)
 gc.collect(); f3 = gc.mem_free()
 props = {"temperature": 21.5, "unit": "C", "ok": True, "count": 7, "tags": ["a", "b"]}
@@ -72,32 +75,33 @@ print(%(marker)r + json.dumps({
 """
 
 
-def run_on_board(firmware: Path) -> dict:
-    with booted_raw_repl(firmware) as transport:
-        code = DEVICE_SNIPPET % {"buffer": EVENT_BUFFER, "tracks": TRACKS, "marker": MARKER}
+def run_on_board(firmware: Path, machine: str) -> dict:
+    with booted_raw_repl(firmware, machine) as transport:
+        code = DEVICE_SNIPPET % {"buffer": EVENT_BUFFER, "tracks": TRACKS, "marker": MARKER, "machine": machine}
         out, err = (part.decode() for part in transport.exec_raw(code, timeout=120))
     if err:
-        raise SystemExit("the measurement failed on the board:\n" + err)
+        raise SystemExit(f"the measurement failed on {machine}:\n" + err)
     line = next(line for line in out.splitlines() if line.startswith(MARKER))
     return json.loads(line[len(MARKER):])
 
 
-def section_sizes(elf: Path) -> dict:
-    out = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True, check=True).stdout
-    sizes = {}
+def code_size(size_tool: str, elf: Path) -> int:
+    """Code and read-only data of a linked image (``size -A``: .text, .rodata, .srodata)."""
+    out = subprocess.run([size_tool, "-A", str(elf)], capture_output=True, text=True, check=True).stdout
+    total = 0
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) >= 2 and parts[0].startswith(".") and parts[1].isdigit():
-            sizes[parts[0]] = int(parts[1])
-    return sizes
+        if len(parts) >= 2 and parts[1].isdigit() and parts[0].startswith((".text", ".rodata", ".srodata")):
+            total += int(parts[1])
+    return total
 
 
-def object_text(obj_dir: Path, pattern: str) -> int:
-    """Sum of .text (code + rodata in this port's objects) of the objects matching pattern, before linking."""
+def object_text(size_tool: str, obj_dir: Path, pattern: str) -> int:
+    """Sum of text (code + read-only data) of the objects matching pattern, before linking."""
     objects = sorted(str(p) for p in obj_dir.rglob("*.o") if re.search(pattern, str(p)))
     if not objects:
         return 0
-    out = subprocess.run(["arm-none-eabi-size", "-t", *objects], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([size_tool, "-t", *objects], capture_output=True, text=True, check=True).stdout
     return int(out.splitlines()[-1].split()[0])
 
 
@@ -105,22 +109,20 @@ def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
-def main() -> int:
+def report(machine, figures: dict, name: str) -> None:
+    t = target(machine.firmware)
+    size_tool = t.toolchain.tool("size")
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
-    with_module = ensure_firmware("qemu", log=log)
-    without_module = ensure_firmware("qemu-no-usermod", log=log)
-    figures = run_on_board(with_module)
-
-    text_with = section_sizes(with_module)[".text"]
-    text_without = section_sizes(without_module)[".text"]
-    obj_dir = target("qemu").obj_dir
-    core_objects = object_text(obj_dir, r"/core/src/[^/]+\.o$")
-    module_objects = object_text(obj_dir, r"/honch/(modhonch_core|honch_mp_port)\.o$")
+    without_module = ensure_firmware(machine.firmware + NO_USERMOD, log=log)
+    text_with = code_size(size_tool, t.artifact_path)
+    text_without = code_size(size_tool, without_module)
+    core_objects = object_text(size_tool, t.obj_dir, r"/core/src/[^/]+\.o$")
+    module_objects = object_text(size_tool, t.obj_dir, r"/honch/(modhonch_core|honch_mp_port)\.o$")
     import_init = figures["import"] + figures["init"]
     per_track_retained = figures["retained"] / TRACKS
 
-    print("MicroPython footprint on the emulated Cortex-M3 (qemu mps2-an385, %d B GC heap free at boot)"
-          % figures["heap_free_at_boot"])
+    print("\n%s: %s (qemu %s), %d B GC heap free at boot"
+          % (name, machine.cpu, machine.qemu_machine, figures["heap_free_at_boot"]))
     print("  import honch                       %6d B GC heap" % figures["import"])
     print("  Honch(...) with %d B event_buffer  %6d B GC heap beyond the buffer" % (EVENT_BUFFER, figures["init"]))
     print("  import + init                      %6d B    target <= %d B: %s"
@@ -131,14 +133,26 @@ def main() -> int:
           % (figures["wrapper_alloc"] / TRACKS))
     print("  allocated per track(), transient   %6.1f B    through _honch_core.Client.track"
           % (figures["core_alloc"] / TRACKS))
-    print("  .text with the user module         %6d B" % text_with)
-    print("  .text without USER_C_MODULES       %6d B" % text_without)
-    print("  .text added (module + core)        %6d B    target <= %d B: %s"
+    print("  code with the user module          %6d B" % text_with)
+    print("  code without USER_C_MODULES        %6d B" % text_without)
+    print("  code added (module + core)         %6d B    target <= %d B: %s"
           % (text_with - text_without, TARGET_TEXT, verdict(text_with - text_without <= TARGET_TEXT)))
     print("    of which core objects            %6d B    (before linking)" % core_objects)
     print("    of which _honch_core + adapters  %6d B    (before linking)" % module_objects)
     print("  queue after the run: %d events queued, %d dropped at capacity"
           % (figures["stats"]["queued_events"], figures["stats"]["capacity_dropped_events"]))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--machine", action="append", choices=sorted(MACHINES), default=[],
+                        help="an emulated board (default: all)")
+    args = parser.parse_args(argv)
+    log = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    for name in args.machine or list(MACHINES):
+        machine = MACHINES[name]
+        figures = run_on_board(ensure_firmware(machine.firmware, log=log), name)
+        report(machine, figures, name)
     return 0
 
 

@@ -194,3 +194,33 @@ TEST(test_identity_markers_survive_drops_and_wraps) {
     }
     CHECK(tc_stats().capacity_dropped_events > 0); /* the small buffer did overflow */
 }
+
+/* The event buffer is the caller's bytes: a bytearray, a memoryview slice, a
+ * static array at any address (contract 6.6 asks for no alignment). The core
+ * reads and writes its records byte by byte; Cortex-M0 and ARM code built with
+ * -mno-unaligned-access fault on a misaligned word access, and this build's
+ * -fsanitize=alignment aborts on one. Every offset gives the same messages. */
+TEST(test_event_buffer_at_any_alignment_gives_the_same_messages) {
+    static char first[8192];
+    char got[8192];
+    for (size_t offset = 0; offset < 8; offset++) {
+        setup(700);
+        cfg.event_buffer = tc_buffer + offset;
+        cfg.event_buffer_len = 700 - offset % 3; /* odd lengths as well */
+        CHECK_EQ(honch_init(&tc, &cfg), 0);
+        char dsl[96];
+        for (int i = 0; i < 24; i++) { /* enough to wrap the ring and drop the oldest */
+            snprintf(dsl, sizeof dsl, "@n u=%d @big u=18446744073709551615 @neg i=-9223372036854775808 @f f=2.5", i);
+            CHECK_EQ(tc_track("e", dsl), 0);
+        }
+        CHECK(tc_stats().capacity_dropped_events > 0);
+        got[0] = 0;
+        while (tc_stats().queued_events) strncat(got, tc_flush(0), sizeof got - strlen(got) - 1);
+        if (offset == 0) {
+            memcpy(first, got, sizeof first);
+            CHECK(strstr(first, "18446744073709551615") != NULL);
+        } else {
+            CHECK_STR(got, first);
+        }
+    }
+}

@@ -19,7 +19,7 @@ from pathlib import Path
 from harness.artifacts import artifact_name
 from harness.agent.client import AgentClient, AgentFailure, AgentTimeout, BoardGone, BoardRebooted
 from harness.boards.inventory import ROOT, BoardSpec
-from harness.boards.qemu import QemuError, QemuInstance
+from harness.boards.qemu import QemuError, QemuInstance, firmware_target
 from harness.boards.links import ByteLog, LinkError, PtyLink, SerialLink, SubprocessLink
 
 AGENT_SOURCE = ROOT / "harness" / "agent" / "honch_agent.py"
@@ -88,8 +88,13 @@ class BoardDriver:
             from harness.firmware import ensure_firmware
             from harness.firmware.errors import FirmwareError
 
-            default = "unix" if self.spec.kind == "unix" else "qemu"
-            name = firmware.split(":", 1)[1] if ":" in firmware else default
+            if ":" in firmware:
+                name = firmware.split(":", 1)[1]
+            else:
+                try:
+                    name = "unix" if self.spec.kind == "unix" else firmware_target(self.spec.machine)
+                except QemuError as exc:
+                    raise self._error(str(exc)) from exc
             try:
                 return Path(ensure_firmware(name))
             except FirmwareError as exc:

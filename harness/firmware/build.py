@@ -1,4 +1,4 @@
-"""MicroPython firmware with the SDK: the unix port and the emulated Cortex-M3.
+"""MicroPython firmware with the SDK: the unix port and the emulated boards of the qemu port.
 
 ``ensure_firmware(target)`` returns the artifact under ``build/firmware/<target>/``,
 building it first when it is missing or stale. A build is stale when its stamp
@@ -11,10 +11,12 @@ clean object directory.
 Targets:
 
 * ``unix``: ports/unix, standard variant -> ``build/firmware/unix/micropython``
-* ``qemu``: ports/qemu, board MPS2_AN385 (+ ``boards/MPS2_AN385`` here) ->
-  ``build/firmware/qemu/firmware.elf``
-* ``qemu-no-usermod``: the same firmware without ``USER_C_MODULES``, the baseline
-  of the footprint benchmark (bench/mp_footprint.py); not needed by the tests.
+* ``qemu`` (MPS2_AN385, Cortex-M3), ``qemu-microbit`` (MICROBIT, Cortex-M0),
+  ``qemu-sabrelite`` (SABRELITE, Cortex-A9), ``qemu-rv32`` (VIRT_RV32, RV32IMC):
+  ports/qemu with the board's overlay ``boards/<BOARD>`` here ->
+  ``build/firmware/<target>/firmware.elf``
+* ``<qemu target>-no-usermod``: the same firmware without ``USER_C_MODULES``, the
+  baseline of the footprint benchmark (bench/mp_footprint.py); not needed by the tests.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock
@@ -61,22 +64,56 @@ _MAKE_ENV_DROP = (
 )
 
 
+@dataclass(frozen=True)
+class Toolchain:
+    """A cross compiler and the C library a port links, each with its Debian package."""
+
+    prefix: str             # arm-none-eabi-: gcc, size, nm are prefix + tool
+    package: str
+    libc_package: str
+    libc_probe: tuple[str, ...]  # compiler flags under which the C library must be found
+
+    @property
+    def compiler(self) -> str:
+        return self.tool("gcc")
+
+    def tool(self, name: str) -> str:
+        return self.prefix + name
+
+
+HOST = Toolchain("", "build-essential", "libc6-dev", ())
+ARM = Toolchain("arm-none-eabi-", "gcc-arm-none-eabi", "libnewlib-arm-none-eabi",
+                ("-mthumb", "-mcpu=cortex-m3", "-print-file-name=libc.a"))
+RISCV = Toolchain("riscv64-unknown-elf-", "gcc-riscv64-unknown-elf", "picolibc-riscv64-unknown-elf",
+                  ("-print-file-name=picolibc.specs",))
+
+
 class Target:
     """One firmware the harness builds."""
 
-    def __init__(self, name, port, artifact, compiler, compiler_package, with_usermod, manifest,
-                 board_dir=None, extra_inputs=(), wrapper=None):
+    def __init__(self, name, port, artifact, toolchain: Toolchain, with_usermod, manifest, board=None,
+                 wrapper=None):
         self.name = name
         self.port = port  # directory under ports/
         self.artifact = artifact  # file name inside the make BUILD directory
-        self.compiler = compiler
-        self.compiler_package = compiler_package
+        self.toolchain = toolchain
         self.with_usermod = with_usermod
         self.manifest = manifest
-        self.board_dir = board_dir
-        self.extra_inputs = extra_inputs
         #: a published wrapper frozen instead of this project's honch/ (harness.sdk.wrappers)
         self.wrapper = wrapper
+        self.board = board  # the qemu port's BOARD; its overlay is boards/<BOARD> here
+
+    @property
+    def compiler(self) -> str:
+        return self.toolchain.compiler
+
+    @property
+    def board_dir(self) -> Path | None:
+        return BOARDS_DIR / self.board if self.board else None
+
+    @property
+    def extra_inputs(self) -> tuple[Path, ...]:
+        return (self.board_dir, BOARDS_DIR / "common") if self.board else ()
 
     @property
     def out_dir(self) -> Path:
@@ -104,29 +141,37 @@ class Target:
         return self.out_dir / "build.log"
 
 
-_QEMU_BOARD = BOARDS_DIR / "MPS2_AN385"
-
-TARGETS = {
-    t.name: t for t in (
-        Target("unix", "unix", "micropython", "gcc", "build-essential", True,
-               USERMOD_DIR / "honch" / "manifest_hil_unix.py"),
-        # What a port author may have: MicroPython with our _honch_core and nothing of
-        # the SDK frozen; the harness supplies the agent, transport and wrapper.
-        Target("unix-core-only", "unix", "micropython", "gcc", "build-essential", True,
-               USERMOD_DIR / "honch" / "manifest_core_only_unix.py"),
-        # The published wrapper frozen over our user module.
-        Target("unix-published-0.3.1", "unix", "micropython", "gcc", "build-essential", True,
-               FIRMWARE_ROOT / "unix-published-0.3.1" / "manifest.py", wrapper="honch-micropython==0.3.1"),
-        Target("qemu", "qemu", "firmware.elf", "arm-none-eabi-gcc", "gcc-arm-none-eabi", True,
-               USERMOD_DIR / "honch" / "manifest_hil.py", board_dir=_QEMU_BOARD,
-               extra_inputs=(_QEMU_BOARD,)),
-        Target("qemu-no-usermod", "qemu", "firmware.elf", "arm-none-eabi-gcc", "gcc-arm-none-eabi", False,
-               USERMOD_DIR / "honch" / "manifest_hil.py", board_dir=_QEMU_BOARD,
-               extra_inputs=(_QEMU_BOARD,)),
-    )
+_HIL_MANIFEST = USERMOD_DIR / "honch" / "manifest_hil.py"
+#: The emulated boards: firmware target -> (the qemu port's BOARD, toolchain). Which
+#: QEMU machine boots which target is harness/boards/qemu.py's MACHINES.
+QEMU_BOARDS = {
+    "qemu": ("MPS2_AN385", ARM),
+    "qemu-microbit": ("MICROBIT", ARM),
+    "qemu-sabrelite": ("SABRELITE", ARM),
+    "qemu-rv32": ("VIRT_RV32", RISCV),
 }
-#: The targets a user builds (``honch-hil firmware build``); the baseline is the benchmark's.
-PORTS = ("unix", "qemu")
+#: The suffix of a footprint baseline: the same board without USER_C_MODULES.
+NO_USERMOD = "-no-usermod"
+
+
+def _targets():
+    yield Target("unix", "unix", "micropython", HOST, True, USERMOD_DIR / "honch" / "manifest_hil_unix.py")
+    # What a port author may have: MicroPython with our _honch_core and nothing of the
+    # SDK frozen; the harness supplies the agent, transport and wrapper.
+    yield Target("unix-core-only", "unix", "micropython", HOST, True,
+                 USERMOD_DIR / "honch" / "manifest_core_only_unix.py")
+    # The published wrapper frozen over our user module.
+    yield Target("unix-published-0.3.1", "unix", "micropython", HOST, True,
+                 FIRMWARE_ROOT / "unix-published-0.3.1" / "manifest.py", wrapper="honch-micropython==0.3.1")
+    for name, (board, toolchain) in QEMU_BOARDS.items():
+        yield Target(name, "qemu", "firmware.elf", toolchain, True, _HIL_MANIFEST, board=board)
+    for name, (board, toolchain) in QEMU_BOARDS.items():
+        yield Target(name + NO_USERMOD, "qemu", "firmware.elf", toolchain, False, _HIL_MANIFEST, board=board)
+
+
+TARGETS = {t.name: t for t in _targets()}
+#: The targets a user builds (``honch-hil firmware build``); the baselines are the benchmark's.
+PORTS = ("unix", *QEMU_BOARDS)
 
 _PUBLISHED_MANIFEST = """# Generated by harness/firmware/build.py: the published wrapper {spec}
 # (pinned by sha256 in harness/sdk/wrappers.py) frozen with the transport and the agent.
@@ -173,17 +218,17 @@ def check_toolchain(t: Target) -> str:
     """Raise FirmwareError naming the Debian package for anything missing; return the compiler's version line."""
     require_tool("make", "make")
     require_tool("python3", "python3")
-    compiler = require_tool(t.compiler, t.compiler_package)
+    compiler = require_tool(t.compiler, t.toolchain.package)
     if t.port == "unix":
         require_tool("pkg-config", "pkg-config")
         if subprocess.run(["pkg-config", "--exists", "libffi"]).returncode != 0:
             raise FirmwareError("libffi not found by pkg-config (the unix port's ffi module needs it): "
                                 "install the Debian package libffi-dev")
     else:
-        libc = _output([compiler, "-mthumb", "-mcpu=cortex-m3", "-print-file-name=libc.a"]).strip()
+        libc = _output([compiler, *t.toolchain.libc_probe]).strip()
         if not os.path.isabs(libc):
-            raise FirmwareError("arm-none-eabi-gcc has no C library headers and libraries: "
-                                "install the Debian package libnewlib-arm-none-eabi")
+            raise FirmwareError("%s has no C library for the %s firmware: install the Debian package %s"
+                                % (t.compiler, t.name, t.toolchain.libc_package))
     return _output([compiler, "--version"]).splitlines()[0].strip()
 
 
@@ -214,7 +259,7 @@ def make_variables(t: Target, source: MicroPythonSource) -> list[str]:
             "MICROPY_PY_SSL=%d" % (1 if _mbedtls_usable(source) else 0),
         ]
     else:
-        variables += ["BOARD=MPS2_AN385", "BOARD_DIR=%s" % t.board_dir]
+        variables += ["BOARD=%s" % t.board, "BOARD_DIR=%s" % t.board_dir]
     return variables
 
 
@@ -233,21 +278,28 @@ def _input_files(paths) -> list[Path]:
     return files
 
 
-def sources_digest(t: Target) -> str:
-    """sha256 over the names and contents of every project file that goes into ``t``."""
+def _digest(paths) -> str:
+    """sha256 over the names and contents of the files under ``paths``."""
     digest = hashlib.sha256()
-    inputs = PROJECT_INPUTS + tuple(t.extra_inputs) + ((t.manifest,) if t.wrapper else ())
-    for file in _input_files(inputs):
+    for file in _input_files(paths):
         digest.update(str(file.relative_to(REPO_ROOT) if file.is_relative_to(REPO_ROOT) else file).encode() + b"\0")
         digest.update(hashlib.sha256(file.read_bytes()).digest())
     return digest.hexdigest()
 
 
+def sources_digest(t: Target) -> str:
+    """sha256 over the names and contents of every project file that goes into ``t``."""
+    return _digest(PROJECT_INPUTS + tuple(t.extra_inputs) + ((t.manifest,) if t.wrapper else ()))
+
+
 def stamp_for(t: Target, source: MicroPythonSource, variables: list[str], compiler_version: str) -> dict:
     # ``clean`` inputs make a previous object directory unusable; the project sources
-    # only need make's incremental rebuild.
+    # only need make's incremental rebuild. A board overlay is a clean input: its
+    # makefiles set compiler flags (the heap size, the CPU), and make does not
+    # rebuild objects whose flags changed.
     return {
-        "clean": {"micropython": source.identity, "make": variables, "compiler": compiler_version},
+        "clean": {"micropython": source.identity, "make": variables, "compiler": compiler_version,
+                  "board": _digest(t.extra_inputs) if t.extra_inputs else None},
         "sources": sources_digest(t),
     }
 
@@ -312,8 +364,7 @@ def _default_log(message: str) -> None:
 
 
 def ensure_firmware(name: str, micropython_dir=None, force: bool = False, log=None) -> Path:
-    """The firmware artifact of target ``name`` (``unix``, ``qemu`` or ``qemu-no-usermod``),
-    built first when missing or stale. ``micropython_dir`` (default ``$MICROPY_DIR``,
+    """The firmware artifact of target ``name`` (one of ``TARGETS``), built first when missing or stale. ``micropython_dir`` (default ``$MICROPY_DIR``,
     then Debian's source package) is the MicroPython tree; ``force`` rebuilds from
     scratch. ``log`` receives progress lines (default: stderr)."""
     t = target(name)

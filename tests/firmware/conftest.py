@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.boards.qemu import MACHINES, QemuMachine
+
 from firmware_support import MicroPythonRunner, booted_qemu, firmware
 
 
@@ -21,13 +23,19 @@ def micropython(unix_firmware, tmp_path) -> MicroPythonRunner:
     return MicroPythonRunner(unix_firmware, tmp_path)
 
 
+@pytest.fixture(scope="session", params=sorted(MACHINES))
+def qemu_machine(request) -> QemuMachine:
+    """Every emulated board (harness/boards/qemu.py): each CPU architecture of the qemu port."""
+    return MACHINES[request.param]
+
+
 @pytest.fixture(scope="session")
-def qemu_firmware() -> Path:
-    return firmware("qemu")
+def qemu_firmware(qemu_machine) -> Path:
+    return firmware(qemu_machine.firmware)
 
 
 @pytest.fixture
-def qemu_repl(qemu_firmware):
+def qemu_repl(qemu_firmware, qemu_machine):
     """A freshly booted emulated board's raw REPL (QemuRepl); QEMU is killed afterwards."""
-    with booted_qemu(qemu_firmware) as repl:
+    with booted_qemu(qemu_firmware, qemu_machine.name) as repl:
         yield repl

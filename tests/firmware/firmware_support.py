@@ -1,5 +1,5 @@
 """Helpers of the firmware evidence tests: the unix firmware as a subprocess and
-the emulated Cortex-M3 under QEMU (the fixtures are in conftest.py)."""
+the emulated boards under QEMU (the fixtures are in conftest.py)."""
 
 from __future__ import annotations
 
@@ -82,11 +82,11 @@ class QemuRepl:
 
 
 @contextlib.contextmanager
-def booted_qemu(firmware: Path):
-    """Boot the firmware in QEMU and yield a QemuRepl; QEMU is killed (its whole
-    process group) on the way out, whatever happened."""
+def booted_qemu(firmware: Path, machine_name: str):
+    """Boot the firmware on ``machine_name`` in QEMU and yield a QemuRepl; QEMU is killed
+    (its whole process group) on the way out, whatever happened."""
     try:
-        with booted_raw_repl(firmware) as transport:
+        with booted_raw_repl(firmware, machine_name) as transport:
             yield QemuRepl(transport)
     except QemuError as exc:
         pytest.fail(str(exc), pytrace=False)

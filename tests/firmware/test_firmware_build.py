@@ -142,7 +142,8 @@ def test_a_checkout_is_identified_by_its_files(tmp_path):
 
 # --- toolchain ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("target, package", [("qemu", "gcc-arm-none-eabi"), ("unix", "build-essential")])
+@pytest.mark.parametrize("target, package", [("qemu", "gcc-arm-none-eabi"), ("qemu-microbit", "gcc-arm-none-eabi"),
+                                             ("qemu-rv32", "gcc-riscv64-unknown-elf"), ("unix", "build-essential")])
 def test_a_missing_compiler_names_the_debian_package(target, package, tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -154,9 +155,39 @@ def test_a_missing_compiler_names_the_debian_package(target, package, tmp_path, 
         build.check_toolchain(build.target(target))
 
 
+@pytest.mark.parametrize("target, package", [("qemu-sabrelite", "libnewlib-arm-none-eabi"),
+                                             ("qemu-rv32", "picolibc-riscv64-unknown-elf")])
+def test_a_missing_c_library_names_the_debian_package(target, package, tmp_path, monkeypatch):
+    """A cross compiler without its C library answers -print-file-name with the bare name."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("make", "python3"):
+        real = subprocess.run(["which", tool], capture_output=True, text=True).stdout.strip()
+        (bin_dir / tool).symlink_to(real)
+    compiler = bin_dir / build.target(target).compiler
+    compiler.write_text("#!/bin/sh\nfor a; do case $a in -print-file-name=*) echo ${a#*=}; exit 0;; esac; done\n"
+                        "echo 'gcc (fake) 12'\n")
+    compiler.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    with pytest.raises(FirmwareError, match=f"no C library for the {target} firmware: install the Debian package {package}"):
+        build.check_toolchain(build.target(target))
+
+
 def test_unknown_target_lists_the_known_ones():
-    with pytest.raises(FirmwareError, match="unknown firmware 'esp32': choose one of unix, unix-core-only, unix-published-0.3.1, qemu, qemu-no-usermod"):
+    with pytest.raises(FirmwareError, match="unknown firmware 'esp32': choose one of unix, unix-core-only, "
+                                            "unix-published-0.3.1, qemu, qemu-microbit, qemu-sabrelite, qemu-rv32, "
+                                            "qemu-no-usermod"):
         build.target("esp32")
+
+
+def test_every_emulated_machine_boots_a_firmware_built_for_its_board():
+    from harness.boards.qemu import MACHINES
+
+    assert {m.firmware for m in MACHINES.values()} == set(build.QEMU_BOARDS)
+    for m in MACHINES.values():
+        t = build.target(m.firmware)
+        assert t.port == "qemu" and t.with_usermod and (t.board_dir / "mpconfigboard.mk").is_file()
+        assert build.target(m.firmware + build.NO_USERMOD).board == t.board
 
 
 # --- stamps -------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""Evidence on the emulated Cortex-M3 (qemu-system-arm -machine mps2-an385): the SDK
-runs in the firmware over mpremote's serial transport, its queue lives in the
-event buffer, values survive the 32-bit port (small ints are 31-bit there, floats
-single precision), and every boot draws a new stream id without a hardware RNG."""
+"""Evidence on every emulated board (harness/boards/qemu.py: Cortex-M3, Cortex-M0,
+Cortex-A9, RV32IMC): the SDK runs in the firmware over mpremote's serial transport,
+its queue lives in the event buffer, values survive the 32-bit port (small ints are
+31-bit there, floats single precision), the board's clock runs at the right rate,
+and every boot draws a new stream id (from the RNG where the board has one, from
+timing where it has none)."""
 
 from __future__ import annotations
 
@@ -103,12 +105,33 @@ result = {"retained": retained(200), "core_allocated": allocated_by_core(100), "
     assert result["retained"] <= 0
 
 
-def test_every_boot_draws_a_new_stream_id(qemu_firmware):
+def test_every_boot_draws_a_new_stream_id(qemu_firmware, qemu_machine):
     snippet = CAPTURING_CLIENT + "result = [c.stream_id(), honch.Honch(api_key='k', device_id='d', " \
         "device_model='m', firmware_version='1', event_buffer=bytearray(256)).stream_id()]"
     ids = []
     for _ in range(2):
-        with booted_qemu(qemu_firmware) as repl:
+        with booted_qemu(qemu_firmware, qemu_machine.name) as repl:
             ids.extend(repl.run(snippet))
     assert all(re.fullmatch(r"[0-9a-f]{8}", i) for i in ids), ids
     assert len(set(ids)) == 4, f"stream ids repeat across clients or boots: {ids}"
+
+
+def test_the_board_clock_counts_real_time(qemu_repl):
+    """The board HAL's clock (harness/firmware/boards/<BOARD>) behind time.ticks_*: a
+    250 ms sleep lasts at least 250 ms by the board's microsecond and millisecond
+    counters, which agree with each other, and not longer than the host saw the whole
+    exchange take (the board cannot count time that did not pass)."""
+    import time
+
+    began = time.monotonic()
+    result = qemu_repl.run("""
+import time
+c0 = time.ticks_cpu(); m0 = time.ticks_ms(); u0 = time.ticks_us()
+time.sleep_ms(250)
+u1 = time.ticks_us(); m1 = time.ticks_ms(); c1 = time.ticks_cpu()
+result = {"us": time.ticks_diff(u1, u0), "ms": time.ticks_diff(m1, m0), "cpu": time.ticks_diff(c1, c0)}
+""")
+    host_us = (time.monotonic() - began) * 1e6
+    assert 250_000 <= result["us"] <= host_us, result
+    assert abs(result["ms"] - result["us"] / 1000) <= 1, result
+    assert result["cpu"] != 0, "the fast counter (time.ticks_cpu, the random seed) does not move"
