@@ -17,6 +17,7 @@ import weakref
 from pathlib import Path
 
 from harness.artifacts import artifact_name
+from harness.agent.codec import PREFIX
 from harness.agent.client import AgentClient, AgentFailure, AgentTimeout, BoardGone, BoardRebooted
 from harness.boards.inventory import ROOT, BoardSpec
 from harness.boards.qemu import QemuError, QemuInstance
@@ -39,6 +40,23 @@ def _stop_all():
 
 class BoardError(Exception):
     """The board could not be started or reset; the message names the board and its log."""
+
+
+class BoardUnreachable(BoardError):
+    """The board's link cannot be opened at all (no such port, an exporter that refuses, a
+    labgrid place that cannot be had): one line naming the board, the URL or place and
+    what to check. Retrying within the run is pointless; the run goes on without it."""
+
+
+#: the agent's own ``exit`` op, under an id no AgentClient uses; the emulated firmware
+#: ignores Ctrl-C while code runs, so this is the one reliable way to end the agent
+EXIT_REQUEST = b'{"id": "hil-exit", "op": "exit"}\r\n'  # \r: a friendly REPL answers with a prompt
+EXIT_REPLY = b'"id": "hil-exit"'
+#: after the agent's main() returns, the raw REPL ends the output (EOT, EOT) and prompts
+RAW_PROMPT = b"\x04>"
+FRIENDLY_PROMPT = b">>> "
+#: how long a board that may be running an agent from an earlier session gets to answer
+TAKEOVER_WAIT = 1.5
 
 
 class BoardDriver:
@@ -134,7 +152,12 @@ class BoardDriver:
             self.link = PtyLink(pty, baudrate=self.spec.baudrate, log=self.log)
             self._start_in_raw_repl(soft_reset=False)
         elif kind == "serial":
-            self.link = SerialLink(self.spec.port, baudrate=self.spec.baudrate, log=self.log)
+            try:
+                self.link = SerialLink(self.spec.port, baudrate=self.spec.baudrate, log=self.log)
+            except LinkError as exc:
+                raise BoardUnreachable(f"board {self.name}: {exc} (log: {self.log.path})") from None
+            if self._exit_agent(TAKEOVER_WAIT) == "exited":
+                self.log.note("took over an agent left running by an earlier session")
             self._start_in_raw_repl(soft_reset=True)
         else:  # the inventory validated this
             raise self._error(f"unknown kind {kind!r}")
@@ -164,16 +187,24 @@ class BoardDriver:
     def _copy_agent(self, transport) -> None:
         """Stock firmware with ``_honch_core``: put the agent, ``honch`` and the socket
         transport on the board's filesystem."""
+        from mpremote.transport import TransportError
+
         files = [(AGENT_SOURCE, "honch_agent.py")]
         files += [(p, f"honch/{p.name}") for p in sorted((ROOT / "honch").glob("*.py"))]
         transport_py = ROOT / "usermod" / "honch" / "honch_transport.py"
         if transport_py.exists():
             files.append((transport_py, "honch_transport.py"))
-        if not transport.fs_exists("honch"):
-            transport.fs_mkdir("honch")
-        for source, dest in files:
-            transport.fs_writefile(dest, source.read_bytes())
-            self.log.note(f"copied {source.relative_to(ROOT)} -> :{dest}")
+        dest = "honch"
+        try:
+            if not transport.fs_exists("honch"):
+                transport.fs_mkdir("honch")
+            for source, dest in files:
+                transport.fs_writefile(dest, source.read_bytes())
+                self.log.note(f"copied {source.relative_to(ROOT)} -> :{dest}")
+        except (OSError, TransportError) as exc:
+            raise self._error(f'agent = "copy": cannot write :{dest} on the board ({exc}); a board '
+                              f'without a filesystem needs our firmware with the agent frozen '
+                              f'(agent = "frozen", docs/firmware.md)') from exc
 
     def _enable_tether(self) -> None:
         from harness.agent.tether import Tether
@@ -182,7 +213,47 @@ class BoardDriver:
         self.agent.tether = self.tether
         self.agent.call("tether", True)
 
+    def _exit_agent(self, wait: float) -> str:
+        """Send the agent its ``exit`` op and wait up to ``wait`` s for the REPL prompt.
+
+        ``"exited"``: an agent answered and the prompt is back; ``"repl"``: no agent, a
+        REPL prompt answered instead; ``"silent"``: neither (a raw REPL buffers the line
+        silently and the next Ctrl-C discards it; a hung agent)."""
+        seen = b""
+        try:
+            self.link.write(EXIT_REQUEST)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                seen += self.link.read(min(0.2, deadline - time.monotonic()))
+                reply_at = seen.find(EXIT_REPLY, max(0, seen.find(PREFIX)))
+                if PREFIX in seen and reply_at >= 0:
+                    after = seen[reply_at:]
+                    if RAW_PROMPT in after or FRIENDLY_PROMPT in after:
+                        return "exited"
+                elif FRIENDLY_PROMPT in seen:
+                    return "repl"
+        except LinkError:
+            return "silent"
+        return "silent"
+
+    def _end_agent(self) -> None:
+        """End a running agent with its ``exit`` op (the REPL must be back), falling back
+        to Ctrl-C for a hung one."""
+        if self.agent is None or self.link is None:
+            return
+        self.agent = None
+        outcome = self._exit_agent(self.spec.op_timeout)
+        self.log.note(f"agent exit: {outcome}")
+        if outcome != "exited":
+            self._interrupt_and_collect()
+
     def stop(self) -> None:
+        if self.spec.kind == "serial" and self.agent is not None:
+            self._end_agent()  # the next session, ours or a person's, finds the REPL
+            try:
+                self.link.write(b"\r\x02")  # leave the raw REPL as mpremote does
+            except LinkError:
+                pass
         if self.link is not None:
             try:
                 self.link.close()
@@ -258,12 +329,11 @@ class BoardDriver:
             return
         tether = self.tether
         try:
+            self._end_agent()
             if method == "machine":
-                self.link.write(b"\r\x03\x03")
                 self.link.write(b"\r\x02import machine\r\nmachine.reset()\r\n")
             elif method in ("dtr", "rts", "dtr+rts"):
                 self.link.pulse(method)
-            self.agent = None
             self.link.read(0.2)
             self._start_in_raw_repl(soft_reset=True)
             self.agent.wait_ready(self.spec.start_timeout)
@@ -287,4 +357,4 @@ class BoardDriver:
         return info
 
 
-__all__ = ["BoardDriver", "BoardError", "QemuInstance", "AgentTimeout", "BoardGone"]
+__all__ = ["BoardDriver", "BoardError", "BoardUnreachable", "QemuInstance", "AgentTimeout", "BoardGone"]
