@@ -19,7 +19,7 @@ from pathlib import Path
 from harness.artifacts import artifact_name
 from harness.agent.codec import PREFIX
 from harness.agent.client import AgentClient, AgentFailure, AgentTimeout, BoardGone, BoardRebooted
-from harness.boards.inventory import ROOT, BoardSpec
+from harness.boards.inventory import RAW_REPL_KINDS, ROOT, BoardSpec
 from harness.boards.qemu import QemuError, QemuInstance
 from harness.boards.links import ByteLog, LinkError, PtyLink, SerialLink, SubprocessLink
 
@@ -73,6 +73,7 @@ class BoardDriver:
         self.log = ByteLog(self.artifacts / "boards" / spec.name / "session.log")
         self.link = None
         self.qemu: QemuInstance | None = None
+        self.place = None  # a held labgrid place (harness.boards.labgrid.LabgridPlace)
         self.agent: AgentClient | None = None
         self.info: dict | None = None
         self.tether = None
@@ -151,9 +152,12 @@ class BoardDriver:
                 raise self._error(str(exc)) from exc
             self.link = PtyLink(pty, baudrate=self.spec.baudrate, log=self.log)
             self._start_in_raw_repl(soft_reset=False)
-        elif kind == "serial":
+        elif kind in ("serial", "labgrid"):
+            url, baudrate = self.spec.port, self.spec.baudrate
+            if kind == "labgrid":
+                url, baudrate = self._acquire_place()
             try:
-                self.link = SerialLink(self.spec.port, baudrate=self.spec.baudrate, log=self.log)
+                self.link = SerialLink(url, baudrate=baudrate, log=self.log)
             except LinkError as exc:
                 raise BoardUnreachable(f"board {self.name}: {exc} (log: {self.log.path})") from None
             if self._exit_agent(TAKEOVER_WAIT) == "exited":
@@ -163,6 +167,17 @@ class BoardDriver:
             raise self._error(f"unknown kind {kind!r}")
         if self.agent is None:
             self.agent = AgentClient(self.link, self.name, self.spec.op_timeout, self.tether)
+
+    def _acquire_place(self) -> tuple[str, int]:
+        """Take the board's labgrid place (waiting up to acquire_timeout): its serial URL."""
+        from harness.boards.labgrid import LabgridPlace, PlaceUnavailable
+
+        self.place = LabgridPlace(self.spec, self.log)
+        try:
+            return self.place.acquire(), self.place.baudrate
+        except PlaceUnavailable as exc:
+            self.place = None
+            raise BoardUnreachable(f"{exc} (log: {self.log.path})") from None
 
     def _workdir(self) -> Path:
         path = self.artifacts / "boards" / self.name / "cwd"
@@ -248,7 +263,15 @@ class BoardDriver:
             self._interrupt_and_collect()
 
     def stop(self) -> None:
-        if self.spec.kind == "serial" and self.agent is not None:
+        try:
+            self._stop_link()
+        finally:
+            if self.place is not None:
+                self.place.release()
+                self.place = None
+
+    def _stop_link(self) -> None:
+        if self.spec.kind in ("serial", "labgrid") and self.agent is not None:
             self._end_agent()  # the next session, ours or a person's, finds the REPL
             try:
                 self.link.write(b"\r\x02")  # leave the raw REPL as mpremote does
@@ -293,7 +316,7 @@ class BoardDriver:
 
     def _interrupt_and_collect(self, seconds: float = 0.5) -> list[str]:
         """Ctrl-C a hung MicroPython program and return what it printed (its traceback)."""
-        if self.spec.kind not in ("serial", "qemu") or self.link is None:
+        if self.spec.kind not in RAW_REPL_KINDS or self.link is None:
             return []
         data = b""
         try:
