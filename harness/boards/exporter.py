@@ -109,7 +109,7 @@ class Ser2net:
                     output = self.process.stdout.read().decode("utf-8", "replace").strip()
                     raise ExporterError(f"ser2net exited ({self.process.returncode}): {output}")
                 # a listening socket is enough; connecting would open the device
-                if _listening(export.host, export.port):
+                if listening(export.host, export.port):
                     break
                 if time.monotonic() > deadline:
                     raise ExporterError(f"ser2net did not listen on {export.host}:{export.port} "
@@ -133,7 +133,7 @@ class Ser2net:
         self.stop()
 
 
-def _listening(host: str, port: int) -> bool:
+def listening(host: str, port: int) -> bool:
     """Whether a TCP socket listens on ``host:port`` (from /proc, without connecting)."""
     wanted = f"{_proc_net_addr(host)}:{port:04X}"
     with contextlib.suppress(OSError):
