@@ -134,19 +134,17 @@ class Ser2net:
 
 
 def listening(host: str, port: int) -> bool:
-    """Whether a TCP socket listens on ``host:port`` (from /proc, without connecting)."""
-    wanted = f"{_proc_net_addr(host)}:{port:04X}"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[1] == wanted and fields[3] == "0A":  # 0A: LISTEN
-                return True
+    """Whether a TCP socket listens on IPv4 ``host:port``, also as an IPv4-mapped IPv6
+    socket (gRPC's), read from /proc without connecting."""
+    v4 = socket.inet_aton(socket.gethostbyname(host))[::-1].hex().upper()
+    wanted = {f"{v4}:{port:04X}", f"0000000000000000FFFF0000{v4}:{port:04X}"}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[1] in wanted and fields[3] == "0A":  # 0A: LISTEN
+                    return True
     return False
-
-
-def _proc_net_addr(host: str) -> str:
-    packed = socket.inet_aton(socket.gethostbyname(host))
-    return packed[::-1].hex().upper()
 
 
 class ExportedQemu:
