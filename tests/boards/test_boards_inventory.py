@@ -27,6 +27,7 @@ def test_commented_real_board_examples_parse_when_uncommented():
     assert (esp.network, esp.agent, esp.reset) == ("wifi", "copy", "dtr+rts")
     assert esp.capture_endpoint("http://127.0.0.1:8123") == "http://192.168.1.20:8123"
     assert boards["wired-nrf"].network == "tether"
+    assert (boards["lab-pico"].kind, boards["lab-pico"].place) == ("labgrid", "rack-2-pico")
 
 
 @pytest.mark.parametrize("toml, message", [
