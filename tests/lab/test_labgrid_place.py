@@ -3,6 +3,9 @@ exporting the emulated board's console; runs acquire the place, wait for it, rel
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,8 @@ from conftest import EXPORTED_BOARD, assert_every_clause_passes, finish
 
 from harness.boards.driver import BoardDriver
 from harness.boards.exporter import free_port
-from harness.boards.inventory import parse_boards
+from harness.boards.inventory import ROOT, parse_boards
+from harness.boards.links import kill_process_group
 from harness.boards.pool import BoardPool, BoardUnavailable
 
 SUITE_TIMEOUT = 900
@@ -74,3 +78,31 @@ def test_a_place_that_cannot_be_had_is_unavailable_in_one_line(labgrid_lab, tmp_
     assert expected in message, message
     with pytest.raises(BoardUnavailable):
         pool.checkout(spec, "next test")  # the run goes on without it, without retrying
+
+
+HOLD_PLACE = """
+import sys, time
+from harness.boards.inventory import ROOT, parse_boards
+from harness.boards.links import kill_process_group
+from harness.boards.labgrid import LabgridPlace
+place = LabgridPlace(parse_boards(sys.argv[1])["rack"])
+print(place.acquire(), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_an_interrupted_holder_releases_the_place(labgrid_lab, signum):
+    board = labgrid_board("rack", labgrid_lab.coordinator, 'place = "honch-rack-1"')
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_PLACE, board], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    try:
+        url = holder.stdout.readline()
+        assert url.startswith("rfc2217://127.0.0.1:"), url
+        assert "acquired: None" not in labgrid_lab.client("-p", "honch-rack-1", "show").stdout
+        holder.send_signal(signum)
+        holder.wait(timeout=60)
+    finally:
+        kill_process_group(holder)
+        holder.stdout.close()
+    assert "acquired: None" in labgrid_lab.client("-p", "honch-rack-1", "show").stdout
