@@ -9,16 +9,22 @@ BIN := $(VENV)/bin
 # System packages the harness needs: the host C toolchain and Python headers (the host
 # port's extension), the Arm and RISC-V toolchains and QEMU for the emulated boards
 # (qemu-system-misc has qemu-system-riscv32), libffi/pkg-config for MicroPython's
-# unix port, dpkg-dev for `apt-get source`.
+# unix port, dpkg-dev for `apt-get source`, ser2net for the lab tests (boards behind
+# RFC 2217 / raw TCP exporters, labgrid's exporter).
 APT_PACKAGES := build-essential python3-dev python3-venv pkg-config libffi-dev dpkg-dev xz-utils \
 	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
-	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
+	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc ser2net
 BENCH_APT_PACKAGES := valgrind
 # Inputs of the editable install (the host port's C extension is compiled by pip).
 VENV_INPUTS := pyproject.toml VERSION core/VERSION $(wildcard setup.py) \
 	$(shell find core -name '*.[ch]' 2>/dev/null)
 
-.PHONY: all test run deps apt venv firmware bench clean distclean
+# labgrid (client, coordinator, exporter) in its own venv: it depends on pyserial-labgrid,
+# a fork that installs over pyserial's `serial` module, so it stays out of build/venv.
+LABGRID_VENV := $(BUILD)/labgrid
+LABGRID_VERSION := 26.0.1
+
+.PHONY: all test run deps apt venv firmware labgrid bench clean distclean
 
 all: test
 
@@ -48,11 +54,21 @@ FIRMWARE := unix qemu qemu-microbit qemu-sabrelite qemu-rv32 unix-published-0.3.
 firmware: apt venv
 	$(BIN)/honch-hil firmware build $(FIRMWARE)
 
+labgrid: $(LABGRID_VENV)/stamp-$(LABGRID_VERSION)
+
+$(LABGRID_VENV)/stamp-$(LABGRID_VERSION):
+	test -x $(LABGRID_VENV)/bin/python || $(PYTHON) -m venv $(LABGRID_VENV)
+	$(LABGRID_VENV)/bin/python -m pip install -q 'labgrid==$(LABGRID_VERSION)'
+	touch $@
+
 # The unit and integration tests, then the conformance suite on every default board
-# (host, unix, the emulated boards) exactly as `make run` runs it, with its reports under build/.
-test: apt venv firmware
-	$(BIN)/python -m pytest tests
+# (host, unix, the emulated and published-wrapper boards) exactly as `make run` runs it, with its reports under build/,
+# then the lab tests (tests/lab/, in parallel): the whole suite through ser2net (RFC 2217
+# and raw TCP) and through a labgrid place contended by two runs, all on loopback.
+test: apt venv firmware labgrid
+	$(BIN)/python -m pytest tests --ignore=tests/lab
 	$(BIN)/honch-hil run --reports $(BUILD)/test-reports
+	$(BIN)/python -m pytest tests/lab -n 3
 
 run: apt venv firmware
 	$(BIN)/honch-hil run

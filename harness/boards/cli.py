@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from harness.boards.driver import BoardDriver, BoardError
@@ -46,20 +47,21 @@ def run(args) -> int:
     try:
         boards = load_boards(args.boards_file)
     except BoardsFileError as exc:
-        print(f"error: {exc}")
+        for line in exc.errors:
+            print(f"error: {line}", file=sys.stderr)
         return 2
     names = args.board or list(boards)
     unknown = [n for n in names if n not in boards]
     if unknown:
-        print(f"error: unknown board(s) {', '.join(unknown)}; boards.toml has {', '.join(boards)}")
+        print(f"error: unknown board(s) {', '.join(unknown)}; the inventory has {', '.join(boards)}",
+              file=sys.stderr)
         return 2
     artifacts = Path(args.artifacts) if args.artifacts else None
     failures = 0
     for name in names:
         spec = boards[name]
-        where = spec.port or spec.port_kind
-        head = f"{name:<16} {spec.kind:<7} {where:<22} net={spec.network:<7} tags={','.join(spec.tags) or '-'}"
-        if not spec.enabled:
+        head = f"{name:<16} {spec.kind:<7} {spec.where:<22} net={spec.network:<7} tags={','.join(spec.tags) or '-'}"
+        if not spec.enabled and name not in args.board:  # named on the command line: probe it anyway
             print(f"{head}  [disabled]")
             continue
         if args.no_probe:

@@ -17,8 +17,9 @@ import weakref
 from pathlib import Path
 
 from harness.artifacts import artifact_name
+from harness.agent.codec import PREFIX
 from harness.agent.client import AgentClient, AgentFailure, AgentTimeout, BoardGone, BoardRebooted
-from harness.boards.inventory import ROOT, BoardSpec
+from harness.boards.inventory import RAW_REPL_KINDS, ROOT, BoardSpec
 from harness.boards.qemu import QemuError, QemuInstance, firmware_target
 from harness.boards.links import ByteLog, LinkError, PtyLink, SerialLink, SubprocessLink
 
@@ -41,6 +42,23 @@ class BoardError(Exception):
     """The board could not be started or reset; the message names the board and its log."""
 
 
+class BoardUnreachable(BoardError):
+    """The board's link cannot be opened at all (no such port, an exporter that refuses, a
+    labgrid place that cannot be had): one line naming the board, the URL or place and
+    what to check. Retrying within the run is pointless; the run goes on without it."""
+
+
+#: the agent's own ``exit`` op, under an id no AgentClient uses; the emulated firmware
+#: ignores Ctrl-C while code runs, so this is the one reliable way to end the agent
+EXIT_REQUEST = b'{"id": "hil-exit", "op": "exit"}\r\n'  # \r: a friendly REPL answers with a prompt
+EXIT_REPLY = b'"id": "hil-exit"'
+#: after the agent's main() returns, the raw REPL ends the output (EOT, EOT) and prompts
+RAW_PROMPT = b"\x04>"
+FRIENDLY_PROMPT = b">>> "
+#: how long a board that may be running an agent from an earlier session gets to answer
+TAKEOVER_WAIT = 1.5
+
+
 class BoardDriver:
     """One board of the inventory: its resources, link and agent.
 
@@ -55,6 +73,7 @@ class BoardDriver:
         self.log = ByteLog(self.artifacts / "boards" / spec.name / "session.log")
         self.link = None
         self.qemu: QemuInstance | None = None
+        self.place = None  # a held labgrid place (harness.boards.labgrid.LabgridPlace)
         self.agent: AgentClient | None = None
         self.info: dict | None = None
         self.tether = None
@@ -148,8 +167,16 @@ class BoardDriver:
                 raise self._error(str(exc)) from exc
             self.link = PtyLink(pty, baudrate=self.spec.baudrate, log=self.log)
             self._start_in_raw_repl(soft_reset=False)
-        elif kind == "serial":
-            self.link = SerialLink(self.spec.port, baudrate=self.spec.baudrate, log=self.log)
+        elif kind in ("serial", "labgrid"):
+            url, baudrate = self.spec.port, self.spec.baudrate
+            if kind == "labgrid":
+                url, baudrate = self._acquire_place()
+            try:
+                self.link = SerialLink(url, baudrate=baudrate, log=self.log)
+            except LinkError as exc:
+                raise BoardUnreachable(f"board {self.name}: {exc} (log: {self.log.path})") from None
+            if self._exit_agent(TAKEOVER_WAIT) == "exited":
+                self.log.note("took over an agent left running by an earlier session")
             self._start_in_raw_repl(soft_reset=True)
         else:  # the inventory validated this
             raise self._error(f"unknown kind {kind!r}")
@@ -182,6 +209,17 @@ class BoardDriver:
             path += [str(AGENT_SOURCE.parent), str(ROOT / "usermod" / "honch")]
         return path
 
+    def _acquire_place(self) -> tuple[str, int]:
+        """Take the board's labgrid place (waiting up to acquire_timeout): its serial URL."""
+        from harness.boards.labgrid import LabgridPlace, PlaceUnavailable
+
+        self.place = LabgridPlace(self.spec, self.log)
+        try:
+            return self.place.acquire(), self.place.baudrate
+        except PlaceUnavailable as exc:
+            self.place = None
+            raise BoardUnreachable(f"{exc} (log: {self.log.path})") from None
+
     def _workdir(self) -> Path:
         path = self.artifacts / "boards" / self.name / "cwd"
         path.mkdir(parents=True, exist_ok=True)
@@ -206,6 +244,8 @@ class BoardDriver:
         """Stock firmware with ``_honch_core``: put the agent on the board's filesystem,
         and the board's wrapper (unless it is frozen) and the socket transport when the
         firmware cannot import its own."""
+        from mpremote.transport import TransportError
+
         files = [(AGENT_SOURCE, "honch_agent.py")]
         wrapper = self._wrapper_dir()
         if wrapper is not None:
@@ -213,11 +253,17 @@ class BoardDriver:
         transport_py = ROOT / "usermod" / "honch" / "honch_transport.py"
         if not self._board_imports(transport, "honch_transport"):
             files.append((transport_py, "honch_transport.py"))
-        if wrapper is not None and not transport.fs_exists("honch"):
-            transport.fs_mkdir("honch")
-        for source, dest in files:
-            transport.fs_writefile(dest, source.read_bytes())
-            self.log.note(f"copied {source} -> :{dest}")
+        dest = "honch"
+        try:
+            if wrapper is not None and not transport.fs_exists("honch"):
+                transport.fs_mkdir("honch")
+            for source, dest in files:
+                transport.fs_writefile(dest, source.read_bytes())
+                self.log.note(f"copied {source} -> :{dest}")
+        except (OSError, TransportError) as exc:
+            raise self._error(f'agent = "copy": cannot write :{dest} on the board ({exc}); a board '
+                              f'without a filesystem needs our firmware with the agent frozen '
+                              f'(agent = "frozen", docs/firmware.md)') from exc
 
     @staticmethod
     def _board_imports(transport, module: str) -> bool:
@@ -236,7 +282,55 @@ class BoardDriver:
         self.agent.tether = self.tether
         self.agent.call("tether", True, reply=self.spec.tether_reply)
 
+    def _exit_agent(self, wait: float) -> str:
+        """Send the agent its ``exit`` op and wait up to ``wait`` s for the REPL prompt.
+
+        ``"exited"``: an agent answered and the prompt is back; ``"repl"``: no agent, a
+        REPL prompt answered instead; ``"silent"``: neither (a raw REPL buffers the line
+        silently and the next Ctrl-C discards it; a hung agent)."""
+        seen = b""
+        try:
+            self.link.write(EXIT_REQUEST)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                seen += self.link.read(min(0.2, deadline - time.monotonic()))
+                reply_at = seen.find(EXIT_REPLY, max(0, seen.find(PREFIX)))
+                if PREFIX in seen and reply_at >= 0:
+                    after = seen[reply_at:]
+                    if RAW_PROMPT in after or FRIENDLY_PROMPT in after:
+                        return "exited"
+                elif FRIENDLY_PROMPT in seen:
+                    return "repl"
+        except LinkError:
+            return "silent"
+        return "silent"
+
+    def _end_agent(self) -> None:
+        """End a running agent with its ``exit`` op (the REPL must be back), falling back
+        to Ctrl-C for a hung one."""
+        if self.agent is None or self.link is None:
+            return
+        self.agent = None
+        outcome = self._exit_agent(self.spec.op_timeout)
+        self.log.note(f"agent exit: {outcome}")
+        if outcome != "exited":
+            self._interrupt_and_collect()
+
     def stop(self) -> None:
+        try:
+            self._stop_link()
+        finally:
+            if self.place is not None:
+                self.place.release()
+                self.place = None
+
+    def _stop_link(self) -> None:
+        if self.spec.kind in ("serial", "labgrid") and self.agent is not None:
+            self._end_agent()  # the next session, ours or a person's, finds the REPL
+            try:
+                self.link.write(b"\r\x02")  # leave the raw REPL as mpremote does
+            except LinkError:
+                pass
         if self.link is not None:
             try:
                 self.link.close()
@@ -276,7 +370,7 @@ class BoardDriver:
 
     def _interrupt_and_collect(self, seconds: float = 0.5) -> list[str]:
         """Ctrl-C a hung MicroPython program and return what it printed (its traceback)."""
-        if self.spec.kind not in ("serial", "qemu") or self.link is None:
+        if self.spec.kind not in RAW_REPL_KINDS or self.link is None:
             return []
         data = b""
         try:
@@ -312,12 +406,11 @@ class BoardDriver:
             return
         tether = self.tether
         try:
+            self._end_agent()
             if method == "machine":
-                self.link.write(b"\r\x03\x03")
                 self.link.write(b"\r\x02import machine\r\nmachine.reset()\r\n")
             elif method in ("dtr", "rts", "dtr+rts"):
                 self.link.pulse(method)
-            self.agent = None
             self.link.read(0.2)
             self._start_in_raw_repl(soft_reset=True)
             self.agent.wait_ready(self.spec.start_timeout)
@@ -341,4 +434,4 @@ class BoardDriver:
         return info
 
 
-__all__ = ["BoardDriver", "BoardError", "QemuInstance", "AgentTimeout", "BoardGone"]
+__all__ = ["BoardDriver", "BoardError", "BoardUnreachable", "QemuInstance", "AgentTimeout", "BoardGone"]

@@ -6,6 +6,7 @@ documented in docs/boards.md and by the shipped ``boards.toml`` itself.
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,18 +15,36 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BOARDS_FILE = ROOT / "boards.toml"
 
-KINDS = ("host", "unix", "qemu", "serial")
+KINDS = ("host", "unix", "qemu", "serial", "labgrid")
 NETWORKS = ("host", "wifi", "tether")
 #: reset methods: restart the process (host/unix), soft reset (Ctrl-D in the raw REPL),
 #: a pulse on DTR / RTS / both (ESP32 auto-reset circuit), machine.reset(), QEMU restart
 RESETS = ("restart", "soft", "dtr", "rts", "dtr+rts", "machine", "qemu-restart")
+#: the reset methods each kind supports, the first one its default. On QEMU,
+#: machine.reset() ends the emulator (semihosting exit) instead of rebooting it; labgrid's
+#: exporter runs ser2net with modem lines ignored, so DTR/RTS do not reach the board.
+RESETS_BY_KIND = {
+    "host": ("restart",), "unix": ("restart",), "qemu": ("qemu-restart", "soft"),
+    "serial": ("soft", "dtr", "rts", "dtr+rts", "machine"), "labgrid": ("soft", "machine"),
+}
+DEFAULT_RESET = {kind: resets[0] for kind, resets in RESETS_BY_KIND.items()}
 #: how the agent gets onto a serial board: frozen in our firmware, or copied with mpremote
 AGENT_SOURCES = ("frozen", "copy")
-DEFAULT_RESET = {"host": "restart", "unix": "restart", "qemu": "qemu-restart", "serial": "soft"}
+#: kinds whose agent is started in a MicroPython raw REPL over a serial link
+RAW_REPL_KINDS = ("qemu", "serial", "labgrid")
+#: the wrapper a board runs unless it names one: the host has no firmware to freeze into
+DEFAULT_WRAPPER = {"host": "project", "unix": "frozen", "qemu": "frozen", "serial": "frozen", "labgrid": "frozen"}
+#: the labgrid coordinator when a board names none (labgrid's own default address)
+DEFAULT_COORDINATOR = "127.0.0.1:20408"
 
 
 class BoardsFileError(ValueError):
-    """``boards.toml`` is malformed; the message names the board and the field."""
+    """``boards.toml`` is malformed. ``errors`` holds every problem found, one line each,
+    naming the file, the board and the field."""
+
+    def __init__(self, errors):
+        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        super().__init__("\n".join(self.errors))
 
 
 @dataclass
@@ -49,6 +68,10 @@ class BoardSpec:
     device_model: str | None = None
     setup: str | None = None
     description: str = ""
+    place: str | None = None
+    place_tags: dict[str, str] = field(default_factory=dict)
+    coordinator: str = DEFAULT_COORDINATOR
+    acquire_timeout: float = 300.0
     #: the honch package the board runs (harness.sdk.wrappers): "frozen", "project",
     #: "honch-micropython==X.Y.Z" or a directory holding honch/
     wrapper: str = "frozen"
@@ -58,13 +81,21 @@ class BoardSpec:
 
     @property
     def port_kind(self) -> str:
-        """What the link is: ``subprocess``, ``pty``, ``tty``, ``rfc2217``, ``socket``."""
+        """What the link is: ``subprocess``, ``pty``, ``tty``, ``rfc2217``, ``socket``, ``labgrid``."""
         if self.kind in ("host", "unix"):
             return "subprocess"
-        if self.kind == "qemu":
-            return "pty"
+        if self.kind in ("qemu", "labgrid"):
+            return "pty" if self.kind == "qemu" else "labgrid"
         scheme = self.port.split("://", 1)[0] if "://" in self.port else "tty"
         return scheme
+
+    @property
+    def where(self) -> str:
+        """Where the board is, for listings and error lines."""
+        if self.kind == "labgrid":
+            target = self.place or "tags " + ",".join(f"{k}={v}" for k, v in self.place_tags.items())
+            return f"labgrid {target} @ {self.coordinator}"
+        return self.port or self.port_kind
 
     def capture_endpoint(self, capture_url: str) -> str:
         """The capture server's URL as this board reaches it."""
@@ -81,142 +112,230 @@ class BoardSpec:
         return set(tags) <= set(self.tags)
 
 
-_FIELDS = {
-    "kind": str, "network": str, "port": str, "baudrate": int, "firmware": str, "agent": str,
-    "machine": str, "args": list, "capture_host": str, "capture_url": str, "reset": str,
-    "op_timeout": (int, float), "start_timeout": (int, float), "tags": list, "enabled": bool,
-    "device_model": str, "setup": str, "description": str, "wrapper": str, "tether_reply": str,
-}
+# --- field checks: each returns the problem with a value, or None ----------------------
+
+def _one_of(choices):
+    return lambda value: None if value in choices else f"{value!r} is not one of {', '.join(choices)}"
+
+
+def _positive(value):
+    return None if value > 0 else f"must be positive, got {value}"
+
+
+def _strings(what):
+    return lambda items: next((f"every {what} must be a non-empty string, got {item!r}"
+                               for item in items if not isinstance(item, str) or not item), None)
+
+
+def _string_values(table):
+    return next((f"{key!r} must map to a string, got {value!r}"
+                 for key, value in table.items() if not isinstance(value, str)), None)
+
+
+def _http_url(value):
+    parts = urlsplit(value)
+    return None if parts.scheme in ("http", "https") and parts.hostname else f"{value!r} is not an http(s) URL with a host"
+
+
+def _host_port(value):
+    host, _, port = value.rpartition(":")
+    return None if host and port.isdigit() else f"{value!r} is not HOST:PORT (e.g. {DEFAULT_COORDINATOR})"
+
+
+def _wrapper_spec(value):
+    from harness.sdk.wrappers import check_spec
+
+    return check_spec(value)
+
+
 TETHER_REPLIES = ("status_and_retry_after", "status")
+
+
+def _non_empty(value):
+    return None if value.strip() else "must not be empty"
+
+
+NUMBER = (int, float)
+ANY_KIND = KINDS
+SERIAL_LINKED = ("serial", "qemu", "labgrid")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One ``boards.toml`` field: its TOML type, the kinds that have it, a value check,
+    and whether ``[defaults]`` may set it."""
+    type: type | tuple
+    kinds: tuple[str, ...] = ANY_KIND
+    check: object = None
+    defaultable: bool = False
+
+
+#: every field a board may have (a new field is one line here and one in BoardSpec)
+FIELDS = {
+    "kind": Field(str, check=_one_of(KINDS)),
+    "network": Field(str, check=_one_of(NETWORKS)),
+    "port": Field(str, ("serial",), _non_empty),
+    "baudrate": Field(int, SERIAL_LINKED, _positive, defaultable=True),
+    "firmware": Field(str, check=_non_empty),
+    "agent": Field(str, ("serial", "labgrid"), _one_of(AGENT_SOURCES)),
+    "machine": Field(str, ("qemu",), _non_empty),
+    "args": Field(list, ("host", "unix"), _strings("argument")),
+    "capture_host": Field(str, check=_non_empty),
+    "capture_url": Field(str, check=_http_url),
+    "reset": Field(str, check=_one_of(RESETS)),
+    "op_timeout": Field(NUMBER, check=_positive, defaultable=True),
+    "start_timeout": Field(NUMBER, check=_positive, defaultable=True),
+    "tags": Field(list, check=_strings("tag")),
+    "enabled": Field(bool),
+    "device_model": Field(str, check=_non_empty),
+    "setup": Field(str, RAW_REPL_KINDS),
+    "description": Field(str),
+    "place": Field(str, ("labgrid",), _non_empty),
+    "place_tags": Field(dict, ("labgrid",), _string_values),
+    "coordinator": Field(str, ("labgrid",), _host_port, defaultable=True),
+    "acquire_timeout": Field(NUMBER, ("labgrid",), _positive, defaultable=True),
+    "wrapper": Field(str, check=_wrapper_spec),
+    "tether_reply": Field(str, check=_one_of(TETHER_REPLIES)),
+}
 
 
 def _type_name(t) -> str:
     if isinstance(t, tuple):
         return "a number"
-    return {str: "a string", int: "an integer", list: "an array", bool: "a boolean"}[t]
+    return {str: "a string", int: "an integer", list: "an array", bool: "a boolean", dict: "a table"}[t]
 
 
-def _spec(name: str, table: dict, defaults: dict, where: str) -> BoardSpec:
-    def fail(field_name: str, message: str):
-        raise BoardsFileError(f"{where}: board {name!r}, field {field_name!r}: {message}")
+def _type_problem(expected, value) -> str | None:
+    if isinstance(value, bool) and expected is not bool:
+        return f"must be {_type_name(expected)}, not a boolean"
+    if not isinstance(value, expected):
+        return f"must be {_type_name(expected)}, not {type(value).__name__}"
+    return None
 
+
+def _unknown_field(key: str) -> str:
+    close = difflib.get_close_matches(key, FIELDS, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(FIELDS))}"
+    return f"unknown field ({hint})"
+
+
+def _cross_field_problems(kind: str, merged: dict) -> list[tuple[str, str]]:
+    """(field, problem) for what single values cannot show."""
+    problems = []
+    reset = merged.get("reset", DEFAULT_RESET[kind])
+    allowed = RESETS_BY_KIND[kind]
+    if reset in RESETS and reset not in allowed:
+        problems.append(("reset", f"a {kind} board resets by {' or '.join(allowed)}, not {reset!r}"))
+    if reset == "machine" and "emulated" in merged.get("tags", []):
+        problems.append(("reset", "machine.reset() ends the emulator of an emulated board "
+                                  "(tag 'emulated'); use reset = \"soft\""))
+    if kind == "serial" and not merged.get("port"):
+        problems.append(("port", "is required for a serial board (a tty path, "
+                                 "rfc2217://host:port or socket://host:port)"))
+    if kind == "labgrid" and bool(merged.get("place")) == bool(merged.get("place_tags")):
+        problems.append(("place", "a labgrid board names a place or place_tags (a reservation "
+                                  "by tags), exactly one of them"))
+    if kind == "qemu" and merged.get("firmware") == "preinstalled":
+        problems.append(("firmware", "a qemu board needs a firmware image: \"build\" or a path to an ELF"))
+    if merged.get("capture_url") and merged.get("capture_host"):
+        problems.append(("capture_host", "give capture_host or capture_url, not both"))
+    wrapper = merged.get("wrapper", DEFAULT_WRAPPER[kind])
+    if wrapper != "frozen" and kind == "qemu":
+        problems.append(("wrapper", "a qemu board has no filesystem to put a wrapper on: freeze it into the firmware"))
+    if wrapper != "frozen" and kind in ("serial", "labgrid") and merged.get("agent", "frozen") != "copy":
+        problems.append(("wrapper", "a wrapper other than \"frozen\" is copied onto the board: set agent = \"copy\""))
+    if wrapper == "frozen" and kind == "host":
+        problems.append(("wrapper", "a host board has no firmware to freeze a wrapper into: use \"project\", "
+                                    "\"honch-micropython==X.Y.Z\" or a directory"))
+    return problems
+
+
+def _spec(name: str, table, defaults: dict, where: str) -> tuple[BoardSpec | None, list[str]]:
+    """The board's spec and every problem with it (the spec is None when there is one)."""
+    head = f"{where}: board {name!r}"
     if not isinstance(table, dict):
-        raise BoardsFileError(f"{where}: board {name!r} must be a table, not {type(table).__name__}")
-    merged = dict(defaults)
-    merged.update(table)
-    for key, value in merged.items():
-        expected = _FIELDS.get(key)
-        if expected is None:
-            fail(key, f"unknown field (known: {', '.join(sorted(_FIELDS))})")
-        if isinstance(value, bool) and expected is not bool:
-            fail(key, f"must be {_type_name(expected)}, not a boolean")
-        if not isinstance(value, expected):
-            fail(key, f"must be {_type_name(expected)}, not {type(value).__name__}")
-    kind = merged.get("kind")
+        return None, [f"{head} must be a table, not {type(table).__name__}"]
+    errors = []
+
+    def fail(field_name, message):
+        failed.add(field_name)
+        errors.append(f"{head}, field {field_name!r}: {message}")
+
+    failed = set()
+    kind = table.get("kind")
     if kind is None:
         fail("kind", f"is required (one of {', '.join(KINDS)})")
+    merged = {key: value for key, value in defaults.items() if kind in FIELDS[key].kinds}
+    merged.update(table)
+    for key, value in merged.items():
+        spec_field = FIELDS.get(key)
+        if spec_field is None:
+            fail(key, _unknown_field(key))
+            continue
+        problem = _type_problem(spec_field.type, value)
+        if problem is None and spec_field.check is not None:
+            problem = spec_field.check(value)
+        if problem is None and kind in KINDS and kind not in spec_field.kinds:
+            problem = f"only {' and '.join(spec_field.kinds)} boards have this field, not a {kind} board"
+        if problem is not None:
+            fail(key, problem)
     if kind not in KINDS:
-        fail("kind", f"{kind!r} is not one of {', '.join(KINDS)}")
-    network = merged.get("network", "host")
-    if network not in NETWORKS:
-        fail("network", f"{network!r} is not one of {', '.join(NETWORKS)}")
-    reset = merged.get("reset", DEFAULT_RESET[kind])
-    if reset not in RESETS:
-        fail("reset", f"{reset!r} is not one of {', '.join(RESETS)}")
-    if kind in ("host", "unix") and reset != "restart":
-        fail("reset", f"a {kind} board can only be restarted (reset = \"restart\")")
-    if kind == "qemu" and reset not in ("qemu-restart", "soft"):
-        # machine.reset() ends QEMU (semihosting exit) instead of rebooting it
-        fail("reset", "a qemu board resets by qemu-restart or soft")
-    if kind == "serial" and reset == "restart":
-        fail("reset", "a serial board resets by soft, dtr, rts, dtr+rts or machine")
-    port = merged.get("port")
-    if kind == "serial":
-        if not port:
-            fail("port", "is required for a serial board (a tty path, rfc2217://host:port or socket://host:port)")
-    elif port is not None:
-        fail("port", f"only serial boards have a port; a {kind} board's link is created by the harness")
-    if network == "tether" and kind == "host":
-        pass  # allowed: exercises the tether without firmware
-    baudrate = merged.get("baudrate", 115200)
-    if baudrate <= 0:
-        fail("baudrate", f"must be positive, got {baudrate}")
-    agent = merged.get("agent", "frozen")
-    if agent not in AGENT_SOURCES:
-        fail("agent", f"{agent!r} is not one of {', '.join(AGENT_SOURCES)}")
-    firmware = merged.get("firmware", "build" if kind in ("unix", "qemu") else "preinstalled")
-    if kind == "serial" and firmware != "preinstalled" and not firmware:
-        fail("firmware", "must be a path or \"preinstalled\"")
-    if kind == "qemu" and firmware == "preinstalled":
-        fail("firmware", "a qemu board needs a firmware image: \"build\" or a path to an ELF")
-    for key in ("op_timeout", "start_timeout"):
-        if key in merged and merged[key] <= 0:
-            fail(key, f"must be a positive number of seconds, got {merged[key]}")
-    tags = merged.get("tags", [])
-    for tag in tags:
-        if not isinstance(tag, str) or not tag:
-            fail("tags", f"every tag must be a non-empty string, got {tag!r}")
-    args = merged.get("args", [])
-    for arg in args:
-        if not isinstance(arg, str):
-            fail("args", f"every argument must be a string, got {arg!r}")
-    capture_url = merged.get("capture_url")
-    if capture_url is not None:
-        parts = urlsplit(capture_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            fail("capture_url", f"{capture_url!r} is not an http(s) URL with a host")
-    if capture_url and merged.get("capture_host"):
-        fail("capture_host", "give capture_host or capture_url, not both")
-    from harness.sdk.wrappers import check_spec
+        return None, errors
+    for key, problem in _cross_field_problems(kind, merged):
+        if key not in failed:  # one error per field: the value's own problem comes first
+            fail(key, problem)
+    if errors:
+        return None, errors
+    values = {key: value for key, value in merged.items() if key in FIELDS}
+    values.setdefault("reset", DEFAULT_RESET[kind])
+    values.setdefault("wrapper", DEFAULT_WRAPPER[kind])
+    values.setdefault("firmware", "build" if kind in ("unix", "qemu") else "preinstalled")
+    values["tags"] = tuple(values.get("tags", ()))
+    for key in ("op_timeout", "start_timeout", "acquire_timeout"):
+        if key in values:
+            values[key] = float(values[key])
+    return BoardSpec(name=name, **values), []
 
-    wrapper = merged.get("wrapper", "project" if kind == "host" else "frozen")
-    problem = check_spec(wrapper)
-    if problem:
-        fail("wrapper", problem)
-    if wrapper != "frozen" and kind == "qemu":
-        fail("wrapper", "a qemu board has no filesystem to put a wrapper on: freeze it into the firmware")
-    if wrapper != "frozen" and kind == "serial" and merged.get("agent", "frozen") != "copy":
-        fail("wrapper", "a wrapper other than \"frozen\" is copied onto the board: set agent = \"copy\"")
-    if wrapper == "frozen" and kind == "host":
-        fail("wrapper", "a host board has no firmware to freeze a wrapper into: use \"project\", "
-                        "\"honch-micropython==X.Y.Z\" or a directory")
-    tether_reply = merged.get("tether_reply", TETHER_REPLIES[0])
-    if tether_reply not in TETHER_REPLIES:
-        fail("tether_reply", f"{tether_reply!r} is not one of {', '.join(TETHER_REPLIES)}")
-    return BoardSpec(
-        wrapper=wrapper, tether_reply=tether_reply,
-        name=name, kind=kind, network=network, port=port, baudrate=baudrate, firmware=firmware,
-        agent=agent, machine=merged.get("machine", "mps2-an385"), args=list(args),
-        capture_host=merged.get("capture_host"), capture_url=capture_url, reset=reset,
-        op_timeout=float(merged.get("op_timeout", 10.0)),
-        start_timeout=float(merged.get("start_timeout", 30.0)), tags=tuple(tags),
-        enabled=merged.get("enabled", True), device_model=merged.get("device_model"),
-        setup=merged.get("setup"), description=merged.get("description", ""),
-    )
+
+def _defaults(data, where: str) -> tuple[dict, list[str]]:
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        return {}, [f"{where}: [defaults] must be a table"]
+    allowed = sorted(k for k, f in FIELDS.items() if f.defaultable)
+    errors = [f"{where}: [defaults], field {key!r}: only {', '.join(allowed)} have defaults"
+              for key in defaults if key not in allowed]
+    errors += [f"{where}: [defaults], field {key!r}: {problem}" for key, value in defaults.items()
+               if key in allowed and (problem := _type_problem(FIELDS[key].type, value)
+                                      or (FIELDS[key].check and FIELDS[key].check(value)))]
+    return {k: v for k, v in defaults.items() if k in allowed}, errors
 
 
 def parse_boards(text: str, where: str = "boards.toml") -> dict[str, BoardSpec]:
+    """Every board of the inventory; every problem of the file at once in the error."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BoardsFileError(f"{where}: not valid TOML: {exc}") from None
+    errors = []
     unknown = set(data) - {"boards", "defaults"}
     if unknown:
-        raise BoardsFileError(f"{where}: unknown top-level key(s) {sorted(unknown)} (expected [defaults] and [boards.NAME])")
-    defaults = data.get("defaults", {})
-    if not isinstance(defaults, dict):
-        raise BoardsFileError(f"{where}: [defaults] must be a table")
-    for key in defaults:
-        if key not in ("op_timeout", "start_timeout", "baudrate"):
-            raise BoardsFileError(f"{where}: [defaults], field {key!r}: only op_timeout, start_timeout and baudrate have defaults")
+        errors.append(f"{where}: unknown top-level key(s) {sorted(unknown)} (expected [defaults] and [boards.NAME])")
+    defaults, problems = _defaults(data, where)
+    errors += problems
     boards = data.get("boards")
     if not isinstance(boards, dict) or not boards:
-        raise BoardsFileError(f"{where}: no boards: add at least one [boards.NAME] table")
+        raise BoardsFileError(errors + [f"{where}: no boards: add at least one [boards.NAME] table"])
     specs = {}
     for name, table in boards.items():
         if not name or any(c in name for c in "/\\ \t"):
-            raise BoardsFileError(f"{where}: board {name!r}: a name must be non-empty, without slashes or spaces")
-        specs[name] = _spec(name, table, defaults, where)
+            errors.append(f"{where}: board {name!r}: a name must be non-empty, without slashes or spaces")
+            continue
+        spec, problems = _spec(name, table, defaults, where)
+        errors += problems
+        if spec is not None:
+            specs[name] = spec
+    if errors:
+        raise BoardsFileError(errors)
     return specs
 
 

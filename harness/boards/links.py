@@ -12,8 +12,10 @@ driver's job (``harness.boards.driver``).
 
 from __future__ import annotations
 
+import io
 import os
 import queue
+import select
 import signal
 import subprocess
 import threading
@@ -133,48 +135,73 @@ class Link:
 
 
 class _LoggedSerial:
-    """The pyserial object as mpremote sees it: logged I/O, blocking ``read(n)`` with a
-    deadline (mpremote reads fixed-size answers such as ``b"OK"``)."""
+    """The port as mpremote sees it: every byte goes through the link (so it is logged
+    and read without reconfiguring the port); ``read(n)`` blocks for ``n`` bytes up
+    to a deadline (mpremote reads fixed-size answers such as ``b"OK"``)."""
 
-    def __init__(self, ser, log: ByteLog, read_deadline: float = 10.0):
-        self._ser = ser
-        self._log = log
+    def __init__(self, link: "SerialLink", read_deadline: float = 10.0):
+        self._link = link
         self.read_deadline = read_deadline
 
     def write(self, data):
-        self._log.tx(data)
-        return self._ser.write(data)
+        self._link.write(data)
+        return len(data)
 
     def read(self, n=1):
-        out = b""
-        end = time.monotonic() + self.read_deadline
-        while len(out) < n and time.monotonic() < end:
-            self._ser.timeout = min(0.05, max(0.0, end - time.monotonic()))
-            chunk = self._ser.read(n - len(out))
-            if chunk:
-                self._log.rx(chunk)
-                out += chunk
-        return out
+        return self._link.read_exactly(n, self.read_deadline)
 
     def inWaiting(self):  # noqa: N802 - pyserial's legacy name, used by mpremote
-        return self._ser.in_waiting
+        return self._link.in_waiting()
 
     @property
     def in_waiting(self):
-        return self._ser.in_waiting
+        return self._link.in_waiting()
 
     def isOpen(self):  # noqa: N802
-        return self._ser.is_open
+        return self._link.serial.is_open
 
     def close(self):
-        self._ser.close()
+        self._link.close()
 
     def __getattr__(self, name):
-        return getattr(self._ser, name)
+        return getattr(self._link.serial, name)
+
+
+#: the port's read timeout on transports that cannot be waited on with select()
+#: (rfc2217://): set once at open, because pyserial's RFC 2217 client renegotiates
+#: the whole port (baud, size, parity, stop bits: network round trips) on every
+#: change of ``timeout``. It bounds how far a read may overshoot its deadline.
+POLL_QUANTUM = 0.05
+#: the most one read takes from the port
+READ_CHUNK = 65536
+
+
+def _open_hint(url: str, exc: Exception) -> str:
+    """What to check when ``url`` does not open: the one line an operator needs."""
+    text = str(exc)
+    if "waiting for option" in text and url.startswith("rfc2217://"):
+        sep = "&" if "?" in url else "?"
+        return (f"{text}: the exporter did not answer the RFC 2217 control (DTR/RTS) "
+                f"negotiation, as ser2net does for a pty or a port without modem lines; "
+                f"add {sep}ign_set_control to the URL ({url}{sep}ign_set_control)")
+    if "refused" in text.lower():
+        return f"{text}: nothing listens there; is the exporter (ser2net, labgrid) running and is the port right?"
+    if "timed out" in text.lower() or "timeout" in text.lower():
+        return f"{text}: the exporter does not answer; check the host, the port and the firewall"
+    if "://" not in url and ("No such file" in text or "could not open port" in text):
+        return f"{text}: no such serial device; is the board plugged in (ls /dev/serial/by-id)?"
+    if "busy" in text.lower() or "exclusive" in text.lower() or "lock" in text.lower():
+        return f"{text}: another program holds the port (a terminal, another run)"
+    return text
 
 
 class SerialLink(Link):
-    """pyserial ``serial_for_url``: ``/dev/ttyUSB0``, ``rfc2217://host:port``, ``socket://host:port``."""
+    """pyserial ``serial_for_url``: ``/dev/ttyUSB0``, ``rfc2217://host:port``, ``socket://host:port``.
+
+    The port is never reconfigured after opening. Where the port has a file
+    descriptor (ttys, ptys, ``socket://``) its timeout is 0 and reads wait in
+    ``select()``; elsewhere (``rfc2217://``) the timeout is ``POLL_QUANTUM`` and a
+    read waits in ``read(1)``, then takes what is queued."""
 
     kind = "serial"
 
@@ -185,38 +212,79 @@ class SerialLink(Link):
 
         self.url = url
         self.baudrate = baudrate
-        kwargs = {"baudrate": baudrate, "timeout": 0, "do_not_open": True}
+        self._pending = b""
+        kwargs = {"baudrate": baudrate, "timeout": POLL_QUANTUM, "do_not_open": True}
         if "://" not in url:
             kwargs["exclusive"] = exclusive  # a second opener fails instead of stealing bytes
         try:
             self.serial = serial.serial_for_url(url, **kwargs)
             self.serial.open()
         except (OSError, ValueError, serial.SerialException) as exc:
-            raise LinkError(f"cannot open {url}: {exc}") from exc
+            raise LinkError(f"cannot open {url}: {_open_hint(url, exc)}") from exc
+        self._fd = self._select_fd()
+        if self._fd is not None:
+            self.serial.timeout = 0  # once, before any read: reads never block, select() waits
         self.log.note(f"opened {self.kind} link {url} at {baudrate} baud")
-        self._mp_serial = _LoggedSerial(self.serial, self.log)
+        self._mp_serial = _LoggedSerial(self)
+
+    def _select_fd(self) -> int | None:
+        try:
+            return self.serial.fileno()
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return None
 
     def write(self, data: bytes) -> None:
         self.log.tx(data)
         try:
             self.serial.write(data)
             self.serial.flush()
-        except (OSError, Exception) as exc:
+        except Exception as exc:
             raise LinkError(f"write to {self.url} failed: {exc}") from exc
 
-    def read(self, timeout: float) -> bytes:
+    def _read_port(self, timeout: float) -> bytes:
+        """What the port has within ``timeout`` (b"" if nothing), logged."""
         try:
-            self.serial.timeout = max(0.0, timeout)
-            data = self.serial.read(1)
-            if data:
-                waiting = self.serial.in_waiting
+            if self._fd is not None:
+                ready, _, _ = select.select([self._fd], [], [], max(0.0, timeout))
+                data = self.serial.read(READ_CHUNK) if ready else b""  # pyserial raises at EOF
+            else:
+                data = b""
+                end = time.monotonic() + max(0.0, timeout)
+                while not data:
+                    data = self.serial.read(1)
+                    if data or time.monotonic() >= end:
+                        break
+                waiting = self.serial.in_waiting if data else 0
                 if waiting:
-                    self.serial.timeout = 0
-                    data += self.serial.read(waiting)
-        except (OSError, Exception) as exc:
+                    data += self.serial.read(min(waiting, READ_CHUNK))
+        except Exception as exc:
             raise LinkError(f"read from {self.url} failed: {exc}") from exc
         self.log.rx(data)
         return data
+
+    def read(self, timeout: float) -> bytes:
+        if self._pending:
+            data, self._pending = self._pending, b""
+            return data
+        return self._read_port(timeout)
+
+    def read_exactly(self, n: int, timeout: float) -> bytes:
+        """``n`` bytes, or fewer when ``timeout`` passes first (mpremote's ``read(n)``)."""
+        out = self._pending
+        end = time.monotonic() + timeout
+        while len(out) < n:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            out += self._read_port(left)
+        out, self._pending = out[:n], out[n:]
+        return out
+
+    def in_waiting(self) -> int:
+        try:
+            return len(self._pending) + self.serial.in_waiting
+        except Exception as exc:
+            raise LinkError(f"read from {self.url} failed: {exc}") from exc
 
     def mpremote(self):
         """mpremote's ``SerialTransport`` driving this open port (raw REPL, fs copy)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from harness.boards.driver import BoardDriver, BoardError
+from harness.boards.driver import BoardDriver, BoardError, BoardUnreachable
 from harness.boards.inventory import BoardSpec
 
 MAX_HEALTH_FAILURES = 2
@@ -81,6 +81,11 @@ class BoardPool:
                 driver.health_failures += 1
                 driver.log.note("health check failed before the test: resetting")
                 driver.reset()
+        except BoardUnreachable as exc:
+            # no port, a refusing exporter, a place that cannot be had: the same next time
+            driver.stop()
+            self.unusable[spec.name] = str(exc)
+            raise BoardUnavailable(str(exc)) from None
         except BoardError as exc:
             driver.health_failures += 1
             driver.stop()

@@ -27,18 +27,19 @@ def test_commented_real_board_examples_parse_when_uncommented():
     assert (esp.network, esp.agent, esp.reset) == ("wifi", "copy", "dtr+rts")
     assert esp.capture_endpoint("http://127.0.0.1:8123") == "http://192.168.1.20:8123"
     assert boards["wired-nrf"].network == "tether"
+    assert (boards["lab-pico"].kind, boards["lab-pico"].place) == ("labgrid", "rack-2-pico")
 
 
 @pytest.mark.parametrize("toml, message", [
     ('[boards.b]\nkind = "fpga"', "board 'b', field 'kind': 'fpga' is not one of host, unix, qemu, serial"),
     ('[boards.b]\nnetwork = "host"', "board 'b', field 'kind': is required"),
     ('[boards.b]\nkind = "serial"', "board 'b', field 'port': is required for a serial board"),
-    ('[boards.b]\nkind = "host"\nport = "/dev/ttyUSB0"', "board 'b', field 'port': only serial boards have a port"),
+    ('[boards.b]\nkind = "host"\nport = "/dev/ttyUSB0"', "board 'b', field 'port': only serial boards have this field, not a host board"),
     ('[boards.b]\nkind = "serial"\nport = "/dev/x"\nbaudrate = "fast"', "board 'b', field 'baudrate': must be an integer, not str"),
     ('[boards.b]\nkind = "serial"\nport = "/dev/x"\nnetwork = "lte"', "board 'b', field 'network': 'lte' is not one of host, wifi, tether"),
     ('[boards.b]\nkind = "serial"\nport = "/dev/x"\nreset = "restart"', "board 'b', field 'reset': a serial board resets by"),
-    ('[boards.b]\nkind = "unix"\nreset = "dtr"', "board 'b', field 'reset': a unix board can only be restarted"),
-    ('[boards.b]\nkind = "host"\nop_timeout = 0', "board 'b', field 'op_timeout': must be a positive number"),
+    ('[boards.b]\nkind = "unix"\nreset = "dtr"', "board 'b', field 'reset': a unix board resets by restart, not 'dtr'"),
+    ('[boards.b]\nkind = "host"\nop_timeout = 0', "board 'b', field 'op_timeout': must be positive, got 0"),
     ('[boards.b]\nkind = "host"\ntags = ["ok", ""]', "board 'b', field 'tags': every tag must be a non-empty string"),
     ('[boards.b]\nkind = "host"\ncolour = "red"', "board 'b', field 'colour': unknown field"),
     ('[boards.b]\nkind = "host"\ncapture_url = "ftp://x"', "board 'b', field 'capture_url': 'ftp://x' is not an http(s) URL"),
@@ -74,3 +75,52 @@ def test_capture_endpoint_as_the_board_sees_it():
 def test_missing_file_is_named():
     with pytest.raises(BoardsFileError, match="cannot read the board inventory /nonexistent/boards.toml"):
         load_boards("/nonexistent/boards.toml")
+
+
+def test_every_error_of_the_file_at_once_each_with_board_and_field():
+    text = ('[boards.a]\nkind = "serial"\nport = "/dev/x"\nbaudrate = 0\nnetwrok = "tether"\n'
+            '[boards.b]\nkind = "qemu"\nreset = "machine"\n'
+            '[boards.c]\nkind = "labgrid"\nplace = "rack-1"\ncoordinator = "lab-coord"\n')
+    with pytest.raises(BoardsFileError) as info:
+        parse_boards(text, "lab.toml")
+    errors = info.value.errors
+    assert errors == str(info.value).splitlines()
+    assert errors == [
+        "lab.toml: board 'a', field 'baudrate': must be positive, got 0",
+        "lab.toml: board 'a', field 'netwrok': unknown field (did you mean 'network'?)",
+        "lab.toml: board 'b', field 'reset': a qemu board resets by qemu-restart or soft, not 'machine'",
+        "lab.toml: board 'c', field 'coordinator': 'lab-coord' is not HOST:PORT (e.g. 127.0.0.1:20408)",
+    ]
+
+
+@pytest.mark.parametrize("kind, extra, reset, ok", [
+    ("serial", 'port = "/dev/x"', "dtr+rts", True),
+    ("serial", 'port = "socket://127.0.0.1:4000"\ntags = ["emulated"]', "machine", False),
+    ("serial", 'port = "socket://127.0.0.1:4000"\ntags = ["emulated"]', "soft", True),
+    ("labgrid", 'place = "p"', "machine", True),
+    ("labgrid", 'place = "p"', "dtr", False),
+    ("labgrid", 'place = "p"\ntags = ["emulated"]', "machine", False),
+    ("host", "", "soft", False),
+    ("qemu", "", "soft", True),
+])
+def test_reset_is_checked_against_the_kind(kind, extra, reset, ok):
+    text = f'[boards.b]\nkind = "{kind}"\n{extra}\nreset = "{reset}"\n'
+    if ok:
+        assert parse_boards(text)["b"].reset == reset
+    else:
+        with pytest.raises(BoardsFileError, match="board 'b', field 'reset'"):
+            parse_boards(text)
+
+
+def test_labgrid_board_by_place_or_by_tags():
+    boards = parse_boards('[defaults]\ncoordinator = "lab-coord:20408"\nacquire_timeout = 60\n'
+                          '[boards.a]\nkind = "labgrid"\nplace = "rack-1"\n'
+                          '[boards.b]\nkind = "labgrid"\nplace_tags = { board = "pico", rack = "2" }\n'
+                          '[boards.h]\nkind = "host"\n')
+    assert (boards["a"].place, boards["a"].coordinator, boards["a"].acquire_timeout) == ("rack-1", "lab-coord:20408", 60.0)
+    assert boards["b"].place_tags == {"board": "pico", "rack": "2"} and boards["b"].reset == "soft"
+    assert boards["a"].port_kind == "labgrid" and "rack-1" in boards["a"].where
+    with pytest.raises(BoardsFileError, match="field 'place': a labgrid board names a place or place_tags"):
+        parse_boards('[boards.a]\nkind = "labgrid"\n')
+    with pytest.raises(BoardsFileError, match="field 'place_tags': 'rack' must map to a string"):
+        parse_boards('[boards.a]\nkind = "labgrid"\nplace_tags = { rack = 2 }\n')
