@@ -49,6 +49,8 @@ class BoardSpec:
     device_model: str | None = None
     setup: str | None = None
     description: str = ""
+    #: the board's known deviations (harness/report/expectations.py), resolved against the boards file
+    expectations: str | None = None
 
     @property
     def port_kind(self) -> str:
@@ -79,7 +81,7 @@ _FIELDS = {
     "kind": str, "network": str, "port": str, "baudrate": int, "firmware": str, "agent": str,
     "machine": str, "args": list, "capture_host": str, "capture_url": str, "reset": str,
     "op_timeout": (int, float), "start_timeout": (int, float), "tags": list, "enabled": bool,
-    "device_model": str, "setup": str, "description": str,
+    "device_model": str, "setup": str, "description": str, "expectations": str,
 }
 
 
@@ -168,6 +170,7 @@ def _spec(name: str, table: dict, defaults: dict, where: str) -> BoardSpec:
         start_timeout=float(merged.get("start_timeout", 30.0)), tags=tuple(tags),
         enabled=merged.get("enabled", True), device_model=merged.get("device_model"),
         setup=merged.get("setup"), description=merged.get("description", ""),
+        expectations=str(Path(where).parent / merged["expectations"]) if merged.get("expectations") else None,
     )
 
 
