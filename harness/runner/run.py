@@ -207,7 +207,7 @@ class Interruption:
         if self.proc is None:
             raise KeyboardInterrupt(self.signal)
         if first:
-            _signal_group(self.proc, signal.SIGINT)
+            _signal_group(self.proc, signal.SIGTERM)  # the plugin turns it into KeyboardInterrupt everywhere
             self.deadline = time.monotonic() + STOP_GRACE
         else:
             self.deadline = time.monotonic()
