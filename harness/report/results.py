@@ -76,6 +76,8 @@ class Cell:
     verdict: str
     tests: list[str] = field(default_factory=list)
     test_ids: list[str] = field(default_factory=list)
+    #: the tests that failed, errored or wobbled: what a rerun of the cell runs
+    problem_ids: list[str] = field(default_factory=list)
     reason: str = ""
     details: str = ""
     log: str = ""
@@ -170,6 +172,8 @@ def _add_test(cell: Cell, recs: list[Outcome], state: str, why: Outcome | None) 
         cell.tests.append(first.test_name)
     if first.test_id not in cell.test_ids:
         cell.test_ids.append(first.test_id)
+    if state in ("fail", "error", "flaky") and first.test_id not in cell.problem_ids:
+        cell.problem_ids.append(first.test_id)
     cell.attempts += sum(1 for r in recs if r.state in ("pass", "fail"))
     cell.passed += sum(1 for r in recs if r.state == "pass")
     cell.failed += sum(1 for r in recs if r.state == "fail")

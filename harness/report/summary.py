@@ -66,7 +66,7 @@ def summarize(records: list[Outcome], meta: dict, baseline: dict | None = None) 
                 raw["diff"] = diff_against(baseline.get("clauses", {}).get(clause, {}).get("boards", {}).get(board),
                                            raw)
             if cell.verdict in ("fail", "flaky", "unexpected_pass", "error"):
-                raw["rerun"] = rerun_command(meta, board, cell.test_ids)
+                raw["rerun"] = rerun_command(meta, board, cell.problem_ids or cell.test_ids)
             entry["boards"][board] = raw
     summary = {
         **{k: v for k, v in meta.items() if k != "deviations"},

@@ -149,7 +149,7 @@ def apply_rerun_failed(opts: RunOptions) -> int:
     for info in previous["clauses"].values():
         for board, cell in info["boards"].items():
             if cell["verdict"] in RERUN_STATES:
-                failing.setdefault(board, set()).update(cell.get("test_ids") or cell["tests"])
+                failing.setdefault(board, set()).update(cell.get("problem_ids") or cell.get("test_ids") or cell["tests"])
     for problem in previous.get("unclaused_problems", []):
         if problem["state"] == "fail":
             failing.setdefault(problem["board"], set()).add(problem["test_id"])
