@@ -12,6 +12,8 @@ BIN := $(VENV)/bin
 APT_PACKAGES := build-essential python3-dev python3-venv pkg-config libffi-dev dpkg-dev xz-utils \
 	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 BENCH_APT_PACKAGES := valgrind
+# make test renders the conformance matrix in headless Chromium (tests/runner/test_matrix_in_a_browser.py).
+TEST_APT_PACKAGES := chromium
 # Inputs of the editable install (the host port's C extension is compiled by pip).
 VENV_INPUTS := pyproject.toml VERSION $(wildcard setup.py) \
 	$(shell find core -name '*.[ch]' 2>/dev/null)
@@ -44,6 +46,7 @@ firmware: apt venv
 
 # The unit and integration tests, then the conformance suite on every default board
 # (host, unix, qemu-an385) exactly as `make run` runs it, with its reports under build/.
+test: EXTRA_APT = $(TEST_APT_PACKAGES)
 test: apt venv firmware
 	$(BIN)/python -m pytest tests
 	$(BIN)/honch-hil run --reports $(BUILD)/test-reports

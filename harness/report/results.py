@@ -21,10 +21,12 @@ listed clause that fails or wobbles is a ``deviation``, one that passes is
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness.protocol import CLAUSES
+from harness.runner.testids import test_id
 
 #: a clause's cell takes the first of these states among its tests
 CELL_ORDER = ("fail", "error", "flaky", "not_run", "pass", "skip")
@@ -56,7 +58,7 @@ class Outcome:
     @property
     def test_id(self) -> str:
         """The test without its board (``fixtures`` records it at collection)."""
-        return self.properties.get("test_id") or self.nodeid
+        return self.properties.get("test_id") or test_id(self.nodeid, self.board)
 
     @property
     def state(self) -> str:
@@ -131,9 +133,14 @@ def test_state(records: list[Outcome]) -> tuple[str, Outcome | None]:
     return "not_run", records[0] if records else None
 
 
+#: "[board X, log PATH] " that starts every error message; a cell links the log instead
+_BOARD_PREFIX = re.compile(r"^\[board [^,\]]+, log [^\]]*\] ")
+
+
 def short_reason(text: str, limit: int = 90) -> str:
     """One line of at most ``limit`` characters: what a matrix cell can show."""
     line = text.strip().splitlines()[0] if text.strip() else ""
+    line = _BOARD_PREFIX.sub("", line)
     return line if len(line) <= limit else line[:limit - 1].rstrip() + "…"
 
 
