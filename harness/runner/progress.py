@@ -38,6 +38,8 @@ class BoardProgress:
     def line(self) -> str:
         eta = self.eta_seconds()
         left = "" if eta is None else f"  ~{format_seconds(eta)} left"
+        if self.total and len(self.done) >= self.total:
+            left = "  done"
         now = f"  now {self.current}" if self.current and len(self.done) < self.total else ""
         failing = f"  {len(self.failing)} failing" if self.failing else ""
         return f"{self.name:<14} {len(self.done):>4}/{self.total:<4}{failing}{now}{left}"
@@ -71,7 +73,7 @@ class _Tail:
 
 class Tracker:
     """Folds the collector's files into per-board progress; ``poll()`` returns the tests
-    that finished since the last call as (board, record, state)."""
+    that finished since the last call as (board, record, state, how many were done then)."""
 
     def __init__(self, results: Path, boards: list[str]):
         self.results = Path(results)
@@ -116,7 +118,7 @@ class Tracker:
             if record.when == "call" or state != "pass":
                 board.done.add(record.nodeid)
                 board.last_end = time.time()
-                finished.append((board.name, record, state))
+                finished.append((board.name, record, state, len(board.done)))
         return finished
 
 
@@ -130,9 +132,9 @@ class LineProgress:
         pass
 
     def update(self, tracker: Tracker, finished) -> None:
-        for board_name, record, state in finished:
+        for board_name, record, state, done in finished:
             board = tracker.boards[board_name]
-            text = f"[{board_name} {len(board.done)}/{board.total}] {SHOWN.get(state, state):<7} {record.nodeid.split('::')[-1]}"
+            text = f"[{board_name} {done}/{board.total}] {SHOWN.get(state, state):<7} {record.nodeid.split('::')[-1]}"
             if state not in ("pass",) and record.message:
                 text += f": {short_reason(record.message, 100)}"
             elif state == "pass":

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 
 def _split_params(nodeid: str) -> tuple[str, str | None]:
-    if not nodeid.endswith("]") or "[" not in nodeid:
+    """``path::name[params]`` -> (``path::name``, ``params``); params may hold ``::`` and ``[``."""
+    path, sep, rest = nodeid.partition("::")
+    if not nodeid.endswith("]") or "[" not in rest:
         return nodeid, None
-    at = nodeid.index("[", nodeid.rfind("::") + 2 if "::" in nodeid else 0)
+    at = len(path) + len(sep) + rest.index("[")
     return nodeid[:at], nodeid[at + 1:-1]
 
 
