@@ -23,12 +23,17 @@ def _comm(pid: int) -> str:
         return ""
 
 
+def _qemus_under(pid: int) -> set[int]:
+    return {p for p in processes.descendants(pid) if _comm(p) == QEMU}
+
+
 def _records(reports) -> list[dict]:
     return [json.loads(line) for p in reports.glob("*/results.jsonl") for line in p.read_text().splitlines()]
 
 
 def test_killing_an_emulated_boards_qemu_reports_one_board_lost_error_and_not_run_for_the_rest(tmp_path):
     reports = tmp_path / "reports"
+    earlier_qemus = _qemus_under(os.getpid())  # e.g. a session fixture of another test module
     argv = honch_hil_argv(reports, "--board", "host", "--board", "qemu-an385", "--clause", "C2", "--clause", "C3",
                           "--clause", "C1")
     proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -38,9 +43,9 @@ def test_killing_an_emulated_boards_qemu_reports_one_board_lost_error_and_not_ru
         while not any(r["board"] == "qemu-an385" and r["when"] == "call" for r in _records(reports)):
             assert proc.poll() is None and time.monotonic() < deadline, "no test finished on qemu-an385"
             time.sleep(0.05)
-        qemu = [p for p in processes.descendants(proc.pid) if _comm(p) == QEMU]
+        qemu = _qemus_under(proc.pid)
         assert len(qemu) == 1, qemu
-        os.kill(qemu[0], signal.SIGKILL)
+        os.kill(qemu.pop(), signal.SIGKILL)
         out, err = proc.communicate(timeout=600)
     finally:
         if proc.poll() is None:
@@ -65,4 +70,4 @@ def test_killing_an_emulated_boards_qemu_reports_one_board_lost_error_and_not_ru
     assert host["pass"] > 0 and host["fail"] == host["error"] == host["not_run"] == 0
     assert "qemu-an385: board lost at test" in out
     assert "board qemu-an385: board lost at test" in (run_dir / "matrix.html").read_text()
-    assert not [p for p in processes.descendants(os.getpid()) if _comm(p) == QEMU]
+    assert not _qemus_under(os.getpid()) - earlier_qemus  # no QEMU of the run left behind
