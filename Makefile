@@ -15,6 +15,8 @@ APT_PACKAGES := build-essential python3-dev python3-venv pkg-config libffi-dev d
 	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
 	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc ser2net
 BENCH_APT_PACKAGES := valgrind
+# make test renders the conformance matrix in headless Chromium (tests/runner/test_matrix_in_a_browser.py).
+TEST_APT_PACKAGES := chromium
 # Inputs of the editable install (the host port's C extension is compiled by pip).
 VENV_INPUTS := pyproject.toml VERSION core/VERSION $(wildcard setup.py) \
 	$(shell find core -name '*.[ch]' 2>/dev/null)
@@ -62,9 +64,11 @@ $(LABGRID_VENV)/stamp-$(LABGRID_VERSION):
 	touch $@
 
 # The unit and integration tests, then the conformance suite on every default board
-# (host, unix, the emulated and published-wrapper boards) exactly as `make run` runs it, with its reports under build/,
-# then the lab tests (tests/lab/, in parallel): the whole suite through ser2net (RFC 2217
-# and raw TCP) and through a labgrid place contended by two runs, all on loopback.
+# (host, unix, the emulated and published-wrapper boards) exactly as `make run` runs it,
+# with its reports under build/, then the lab tests (tests/lab/, in parallel): the whole
+# suite through ser2net (RFC 2217 and raw TCP) and through a labgrid place contended by
+# two runs, all on loopback.
+test: EXTRA_APT = $(TEST_APT_PACKAGES)
 test: apt venv firmware labgrid
 	$(BIN)/python -m pytest tests --ignore=tests/lab
 	$(BIN)/honch-hil run --reports $(BUILD)/test-reports

@@ -7,6 +7,7 @@ import importlib
 import sys
 
 from harness import __version__
+from harness.runner.exitcodes import INTERRUPTED
 
 #: modules that contribute subcommands; each has ``register(subparsers)``, which adds
 #: its parser(s) with ``set_defaults(func=...)``; ``func(args)`` returns the exit status.
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

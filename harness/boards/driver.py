@@ -80,6 +80,8 @@ class BoardDriver:
         self.resets = 0
         #: hangs, reboots and lost links seen during ops (the plugin skips a board after two)
         self.health_failures = 0
+        #: why the board is gone for good (its QEMU or link ended under us), or None
+        self.lost: str | None = None
         _LIVE.add(self)
 
     # --- logs ---------------------------------------------------------------------
@@ -354,6 +356,14 @@ class BoardDriver:
         try:
             return self.agent.call(op, *args, timeout=timeout, **kwargs)
         except (AgentTimeout, BoardRebooted, BoardGone) as exc:
+            if isinstance(exc, BoardGone) and self.spec.kind == "serial":
+                self.lost = str(exc).splitlines()[0]  # the port or its exporter vanished
+            # the link can close just before the process's exit can be reaped
+            if isinstance(exc, BoardGone) and (self.lost or self.resource_gone(wait=0.5)):
+                self.lost = self.lost or self.resource_gone()
+                self.log.note(f"board lost during {op}(): {self.lost}")
+                self.stop()
+                raise
             self.health_failures += 1
             self.log.note(f"health failure #{self.health_failures}: {type(exc).__name__} during {op}()")
             if isinstance(exc, AgentTimeout):
@@ -384,6 +394,25 @@ class BoardDriver:
         return [line.rstrip() for line in text.splitlines() if line.strip()]
 
     # --- health ---------------------------------------------------------------------
+
+    def resource_gone(self, wait: float = 0.0) -> str | None:
+        """Why the process behind the link was ended from outside (QEMU killed, the
+        board process killed or terminated), or None. A port's own crash (a signal
+        such as SIGSEGV, an exit status) is not a lost board: it is reset."""
+        process = self.qemu.process if self.qemu is not None else getattr(self.link, "process", None)
+        if process is None:
+            return None
+        try:
+            code = process.wait(timeout=wait) if wait else process.poll()
+        except Exception:
+            return None
+        if code is None:
+            return None
+        external = code < 0 and (self.qemu is not None or -code in (1, 2, 9, 15))
+        if not external:
+            return None
+        what = "QEMU" if self.qemu is not None else "the board process"
+        return f"{what} (pid {process.pid}) was killed by signal {-code}"
 
     def healthy(self, timeout: float | None = None) -> bool:
         """The agent answers a no-op within ``timeout`` (default: the op timeout)."""

@@ -78,6 +78,8 @@ class BoardSpec:
     #: what the port's honch_transport.post_chunk returns, so the tether answers alike:
     #: "status_and_retry_after" (contract 12) or a bare "status"
     tether_reply: str = "status_and_retry_after"
+    #: the board's known deviations (harness/report/expectations.py), resolved against the boards file
+    expectations: str | None = None
 
     @property
     def port_kind(self) -> str:
@@ -196,6 +198,7 @@ FIELDS = {
     "acquire_timeout": Field(NUMBER, ("labgrid",), _positive, defaultable=True),
     "wrapper": Field(str, check=_wrapper_spec),
     "tether_reply": Field(str, check=_one_of(TETHER_REPLIES)),
+    "expectations": Field(str, check=_non_empty),
 }
 
 
@@ -289,6 +292,8 @@ def _spec(name: str, table, defaults: dict, where: str) -> tuple[BoardSpec | Non
     values = {key: value for key, value in merged.items() if key in FIELDS}
     values.setdefault("reset", DEFAULT_RESET[kind])
     values.setdefault("wrapper", DEFAULT_WRAPPER[kind])
+    if values.get("expectations"):
+        values["expectations"] = str(Path(where).parent / values["expectations"])
     values.setdefault("firmware", "build" if kind in ("unix", "qemu") else "preinstalled")
     values["tags"] = tuple(values.get("tags", ()))
     for key in ("op_timeout", "start_timeout", "acquire_timeout"):

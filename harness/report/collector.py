@@ -1,20 +1,42 @@
-"""pytest plugin used by ``honch-hil run``: records every outcome and shows live progress.
+"""pytest plugin used by ``honch-hil run``: records what the run plans, starts and finishes.
 
-Loaded with ``-p harness.report.collector``. It acts only in the controlling process
-(under xdist, workers send their reports there), appends one ``Outcome`` per
-outcome to the file named by ``HONCH_HIL_RESULTS`` and prints a progress line per
-board as tests finish, so a lab operator sees which clauses fail while the run goes on.
+Loaded with ``-p harness.report.collector``; it acts only when ``HONCH_HIL_RESULTS``
+names the results file. Beside it, it writes:
+
+* ``plan.json``      every selected test (node id, board, clauses, test id), written by
+                     whichever process collected (under xdist every worker collects the same);
+* ``results.jsonl``  one ``Outcome`` per finished test phase (controller only);
+* ``progress.jsonl`` one line per test start (controller only), for the live progress.
+
+``honch-hil run`` reads these while pytest runs (progress) and after it (reports).
 """
 
 from __future__ import annotations
 
+import json
 import os
-import sys
+import time
 from pathlib import Path
 
 from harness.report.results import Outcome, append_record
 
 RESULTS_ENV = "HONCH_HIL_RESULTS"
+DETAILS_LIMIT = 6000
+
+
+def plan_path(results: Path) -> Path:
+    return Path(results).with_name("plan.json")
+
+
+def progress_path(results: Path) -> Path:
+    return Path(results).with_name("progress.jsonl")
+
+
+def read_plan(results: Path) -> list[dict]:
+    try:
+        return json.loads(plan_path(results).read_text())
+    except (OSError, ValueError):
+        return []
 
 
 def _board_of(report) -> str:
@@ -33,71 +55,66 @@ def _message(report) -> str:
     return first[:400]
 
 
-class Collector:
-    def __init__(self, path: Path, stream=sys.stdout):
-        self.path = path
-        self.stream = stream
-        self.tallies: dict[str, dict[str, int]] = {}
-        self.failed_clauses: dict[str, set[str]] = {}
-        self.passed_clauses: dict[str, set[str]] = {}
+def _details(report) -> str:
+    if report.passed or report.skipped:
+        return ""
+    text = str(report.longreprtext or "")
+    for name, content in report.sections:
+        if content.strip() and not name.startswith("Captured log"):
+            text += f"\n--- {name} ---\n{content}"
+    return text[-DETAILS_LIMIT:]
 
-    def record(self, report) -> None:
-        outcome = report.outcome
-        if report.when != "call" and outcome == "passed":
-            return  # a setup or teardown that went fine says nothing on its own
-        props = dict(report.user_properties)
-        clauses = props.get("clauses", "").split()
-        board = _board_of(report)
-        rec = Outcome(nodeid=report.nodeid, board=board, clauses=clauses, outcome=outcome,
-                      when=report.when, message=_message(report),
-                      duration=round(getattr(report, "duration", 0.0), 4),
-                      properties={k: str(v) for k, v in props.items() if k != "clauses"})
-        append_record(self.path, rec)
-        self._progress(rec)
 
-    def _progress(self, rec: Outcome) -> None:
-        t = self.tallies.setdefault(rec.board, {"passed": 0, "failed": 0, "skipped": 0, "rerun": 0})
-        t[rec.outcome] = t.get(rec.outcome, 0) + 1
-        if rec.outcome == "passed":
-            self.passed_clauses.setdefault(rec.board, set()).update(rec.clauses)
-        if rec.outcome == "failed":
-            self.failed_clauses.setdefault(rec.board, set()).update(rec.clauses)
-            where = f" (log: {rec.properties['board_log']})" if rec.properties.get("board_log") else ""
-            self.stream.write(f"\nFAIL [{rec.board}] {rec.nodeid} {' '.join(rec.clauses)}: {rec.message}{where}\n")
-        parts = []
-        for board in sorted(self.tallies):
-            c = self.tallies[board]
-            bad = self.failed_clauses.get(board, set())
-            good = self.passed_clauses.get(board, set()) - bad
-            s = (f"{board}: clauses {len(good)} ok, {len(bad)} failing; tests {c['passed']} passed, "
-                 f"{c['failed']} failed, {c['skipped']} skipped")
-            if c.get("rerun"):
-                s += f", {c['rerun']} retried"
-            if bad:
-                s += f" [failing {','.join(sorted(bad, key=lambda x: int(x[1:])))}]"
-            parts.append(s)
-        self.stream.write("progress | " + " | ".join(parts) + "\n")
-        self.stream.flush()
+def outcome_of(report) -> Outcome | None:
+    """The record of one test phase, or None for a setup/teardown that went fine."""
+    if report.when != "call" and report.outcome == "passed":
+        return None
+    props = dict(report.user_properties)
+    return Outcome(nodeid=report.nodeid, board=_board_of(report), clauses=props.get("clauses", "").split(),
+                   outcome=report.outcome, when=report.when, message=_message(report),
+                   duration=round(getattr(report, "duration", 0.0), 4),
+                   properties={k: str(v) for k, v in props.items() if k != "clauses"},
+                   details=_details(report))
 
 
 def pytest_configure(config):
-    if hasattr(config, "workerinput"):
-        return
     path = os.environ.get(RESULTS_ENV)
-    if not path:
-        return
-    config.pluginmanager.register(_Hooks(Collector(Path(path))), "honch-hil-collector")
+    if path:
+        config.pluginmanager.register(_Hooks(Path(path), controller=not hasattr(config, "workerinput")),
+                                      "honch-hil-collector")
 
 
 class _Hooks:
-    def __init__(self, collector: Collector):
-        self.collector = collector
+    def __init__(self, results: Path, controller: bool):
+        self.results = results
+        self.controller = controller
+
+    def pytest_collection_finish(self, session):
+        if not session.items:
+            return  # the xdist controller does not collect
+        plan = []
+        for item in session.items:
+            props = dict(item.user_properties)
+            plan.append({"nodeid": item.nodeid, "board": str(props.get("board") or "-"),
+                         "clauses": props.get("clauses", "").split(), "test_id": props.get("test_id", item.nodeid)})
+        target = plan_path(self.results)
+        tmp = target.with_name(f".plan-{os.getpid()}.json")
+        tmp.write_text(json.dumps(plan))
+        os.replace(tmp, target)  # every worker writes the same plan; the last one stays
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        if self.controller:
+            with progress_path(self.results).open("a") as f:
+                f.write(json.dumps({"start": nodeid, "t": time.time()}) + "\n")
 
     def pytest_runtest_logreport(self, report):
-        self.collector.record(report)
+        if self.controller:
+            record = outcome_of(report)
+            if record is not None:
+                append_record(self.results, record)
 
     def pytest_report_teststatus(self, report, config):
-        """No per-test dots: the progress lines say more, and dots would break them up."""
+        """No per-test dots: ``honch-hil run`` shows progress per board."""
         if report.outcome not in ("passed", "failed", "skipped"):
             return None  # e.g. pytest-rerunfailures' "rerun" keeps its own status
         if report.when == "call" or report.outcome != "passed":

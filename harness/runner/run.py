@@ -1,33 +1,48 @@
 """Runs the conformance suite on the selected boards and writes ``reports/<timestamp>/``.
 
 The suite itself is plain pytest (``conformance/`` with the honch-hil plugin); this
-module prepares what it needs (firmware, one capture server shared by every
-worker), starts pytest with one xdist worker per board, and turns the outcomes into
-the matrix. Exit status 0 only when every selected board passes every applicable
-clause.
+module prepares what it needs (firmware, one capture server shared by every worker,
+the run's seed), starts pytest with one xdist worker per board in a process group of
+its own, shows progress per board, and turns the outcomes into the reports.
+
+SIGINT and SIGTERM are forwarded to pytest as SIGINT, so fixtures tear down (boards
+stopped, locks released); whatever is still alive ``STOP_GRACE`` seconds later is
+killed, board processes included (they run in sessions of their own and are found
+as descendants of the run). The reports then cover what ran and say "interrupted".
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from harness import REPO_ROOT
-from harness.boards.inventory import BoardSpec, load_boards
+from harness.boards.inventory import DEFAULT_BOARDS_FILE, BoardSpec, load_boards
 from harness.capture import CaptureServer
 from harness.capture.cli import TOKEN_ENV
-from harness.report.collector import RESULTS_ENV
-from harness.report.render import write_reports
-from harness.report.results import read_records
+from harness.report.collector import RESULTS_ENV, read_plan
+from harness.report.expectations import load_expectations
+from harness.report.render import LABEL, write_reports
+from harness.report.results import Outcome, read_records
+from harness.report.summary import read_summary
+from harness.runner import exitcodes, processes
+from harness.runner.adhoc import adhoc_boards
+from harness.runner.progress import Tracker, progress_for
 
 CONFORMANCE_DIR = REPO_ROOT / "conformance"
 FIRMWARE_TARGET_OF_KIND = {"unix": "unix", "qemu": "qemu"}
+#: the soak test's seed variable (conformance/test_soak.py reads it): a run's seed is its schedule
+SOAK_SEED_ENV = "HONCH_HIL_SOAK_SEED"
+#: seconds pytest gets to tear down after an interruption before everything is killed
+STOP_GRACE = 1.4
 
 
 @dataclass
@@ -36,23 +51,32 @@ class RunOptions:
     boards_file: str | None = None
     keyword: str | None = None
     clauses: list[str] = field(default_factory=list)
+    tests: list[str] = field(default_factory=list)
     repeat: int = 1
     retries: int = 0
     soak: int = 1
+    seed: int | None = None
     capture_url: str | None = None
     capture_token: str | None = None
     reports_dir: Path = REPO_ROOT / "reports"
     workers: int | None = None
+    firmwares: list[str] = field(default_factory=list)
+    ports: list[str] = field(default_factory=list)
+    expectations: str | None = None
+    baseline: Path | None = None
+    rerun_failed: Path | None = None
     pytest_args: list[str] = field(default_factory=list)
 
 
-def select_boards(specs: dict[str, BoardSpec], names: list[str]) -> list[BoardSpec]:
+def select_boards(specs: dict[str, BoardSpec], names: list[str], adhoc: list[BoardSpec]) -> list[BoardSpec]:
+    if not names and adhoc:
+        return list(adhoc)
     if not names:
         return [s for s in specs.values() if s.enabled]
     unknown = [n for n in names if n not in specs]
     if unknown:
         raise ValueError(f"--board {', '.join(unknown)}: not in the inventory (boards: {', '.join(specs)})")
-    return [specs[n] for n in names]
+    return [specs[n] for n in names] + list(adhoc)
 
 
 def prepare_firmware(boards: list[BoardSpec], log) -> None:
@@ -62,6 +86,17 @@ def prepare_firmware(boards: list[BoardSpec], log) -> None:
     for target in sorted({FIRMWARE_TARGET_OF_KIND[b.kind] for b in boards
                           if b.kind in FIRMWARE_TARGET_OF_KIND and b.firmware == "build"}):
         ensure_firmware(target, log=log)
+
+
+def board_args(spec: BoardSpec, opts: RunOptions) -> list[str]:
+    """The options that select this board again (the per-cell rerun commands use them)."""
+    if spec.description.startswith("ad hoc"):
+        args = ["--firmware", spec.firmware] if spec.kind == "unix" else ["--port", spec.port]
+        return args + (["--expectations", opts.expectations] if opts.expectations else [])
+    args = ["--board", spec.name]
+    if opts.boards_file and Path(opts.boards_file).resolve() != DEFAULT_BOARDS_FILE:
+        args += ["--boards-file", str(Path(opts.boards_file).resolve())]
+    return args
 
 
 def pytest_command(opts: RunOptions, boards: list[BoardSpec], report_dir: Path, capture_url: str) -> list[str]:
@@ -76,7 +111,14 @@ def pytest_command(opts: RunOptions, boards: list[BoardSpec], report_dir: Path, 
     if opts.boards_file:
         cmd += ["--boards-file", opts.boards_file]
     for b in boards:
-        cmd += ["--board", b.name]
+        if not b.description.startswith("ad hoc"):
+            cmd += ["--board", b.name]
+    for path in opts.firmwares:
+        cmd += ["--firmware", path]
+    for url in opts.ports:
+        cmd += ["--port", url]
+    if opts.expectations:
+        cmd += ["--expectations", opts.expectations]
     workers = opts.workers if opts.workers is not None else len(boards)
     if workers > 1:
         cmd += ["-n", str(workers), "--dist", "loadgroup"]
@@ -84,6 +126,8 @@ def pytest_command(opts: RunOptions, boards: list[BoardSpec], report_dir: Path, 
         cmd += ["-k", opts.keyword]
     for clause in opts.clauses:
         cmd += ["--clause", clause]
+    for test in opts.tests:
+        cmd += ["--test", test]
     if opts.repeat > 1:
         cmd += ["--count", str(opts.repeat), "--repeat-scope", "function"]
     if opts.retries > 0:
@@ -91,25 +135,252 @@ def pytest_command(opts: RunOptions, boards: list[BoardSpec], report_dir: Path, 
     return cmd + list(opts.pytest_args)
 
 
+# --- --rerun-failed -------------------------------------------------------------------
+
+#: the cell states --rerun-failed runs again
+RERUN_STATES = ("fail", "flaky", "unexpected_pass")
+
+
+def apply_rerun_failed(opts: RunOptions) -> int:
+    """Turn ``--rerun-failed DIR`` into a selection: every failing test of that report,
+    on its board (or on ``--board``), with its seed and soak scale. Returns how many."""
+    previous = read_summary(opts.rerun_failed)
+    failing: dict[str, set[str]] = {}
+    for info in previous["clauses"].values():
+        for board, cell in info["boards"].items():
+            if cell["verdict"] in RERUN_STATES:
+                failing.setdefault(board, set()).update(cell.get("problem_ids") or cell.get("test_ids") or cell["tests"])
+    for problem in previous.get("unclaused_problems", []):
+        if problem["state"] == "fail":
+            failing.setdefault(problem["board"], set()).add(problem["test_id"])
+    if opts.seed is None:
+        opts.seed = previous.get("seed")
+    opts.soak = (previous.get("selection") or {}).get("soak", opts.soak)
+    if opts.boards or opts.firmwares or opts.ports:
+        opts.tests = sorted(set().union(*failing.values())) if failing else []
+    else:
+        for board in failing:
+            _select_previous_board(opts, previous.get("board_args", {}).get(board, ["--board", board]))
+        opts.tests = sorted(f"{tid}@{board}" for board, tids in failing.items() for tid in tids)
+    return len(opts.tests)
+
+
+def _select_previous_board(opts: RunOptions, args: list[str]) -> None:
+    for flag, value in zip(args[::2], args[1::2]):
+        if flag == "--board":
+            opts.boards.append(value)
+        elif flag == "--firmware":
+            opts.firmwares.append(value)
+        elif flag == "--port":
+            opts.ports.append(value)
+        elif flag == "--boards-file":
+            opts.boards_file = value
+        elif flag == "--expectations":
+            opts.expectations = value
+
+
+# --- interruption ---------------------------------------------------------------------
+
+class Interruption:
+    """SIGINT/SIGTERM while the run lasts: before pytest starts they raise
+    KeyboardInterrupt; while it runs they stop it (``forward``), a second one at once."""
+
+    def __init__(self):
+        self.signal: str | None = None
+        self.proc: subprocess.Popen | None = None
+        self.deadline: float | None = None
+        self._previous = {}
+
+    def __enter__(self):
+        if threading_main():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame):
+        first = self.signal is None
+        self.signal = self.signal or signal.Signals(signum).name
+        if self.proc is None:
+            raise KeyboardInterrupt(self.signal)
+        if first:
+            _signal_group(self.proc, signal.SIGTERM)  # the plugin turns it into KeyboardInterrupt everywhere
+            self.deadline = time.monotonic() + STOP_GRACE
+        else:
+            self.deadline = time.monotonic()
+
+    def overdue(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _signal_group(proc: subprocess.Popen, sig) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _wait_with_progress(proc, tracker: Tracker, view, interruption: Interruption, keep) -> None:
+    view.start()
+    killed = False
+    try:
+        while proc.poll() is None:
+            view.update(tracker, tracker.poll())
+            if interruption.overdue() and not killed:
+                _signal_group(proc, signal.SIGKILL)
+                processes.end_descendants(grace=0.2, keep=keep)
+                killed = True
+            time.sleep(0.1)
+        view.update(tracker, tracker.poll())
+    finally:
+        view.stop()
+
+
+# --- reports --------------------------------------------------------------------------
+
+def not_run_records(plan: list[dict], records: list[Outcome], why: str) -> list[Outcome]:
+    """A ``not_run`` record for every planned test that has none."""
+    seen = {(r.nodeid, r.board) for r in records}
+    return [Outcome(nodeid=p["nodeid"], board=p["board"], clauses=p["clauses"], outcome="not_run",
+                    when="setup", message=why, properties={"test_id": p["test_id"], "board": p["board"]})
+            for p in plan if (p["nodeid"], p["board"]) not in seen]
+
+
+def ensure_junit(path: Path, records: list[Outcome]) -> None:
+    """pytest writes junit.xml as it ends; if it was killed first, write one from the records."""
+    try:
+        ET.parse(path)
+        return
+    except (OSError, ET.ParseError):
+        pass
+    suite = ET.Element("testsuite", name="honch-hil", tests=str(len(records)))
+    for r in records:
+        classname, _, name = r.nodeid.rpartition("::")
+        case = ET.SubElement(suite, "testcase", classname=classname.replace("/", ".").removesuffix(".py"),
+                             name=name, time=str(r.duration))
+        props = ET.SubElement(case, "properties")
+        ET.SubElement(props, "property", name="board", value=r.board)
+        ET.SubElement(props, "property", name="clauses", value=" ".join(r.clauses))
+        state = r.state
+        if state == "fail":
+            ET.SubElement(case, "failure", message=r.message).text = r.details
+        elif state == "error":
+            ET.SubElement(case, "error", message=r.message).text = r.details
+        elif state in ("skip", "not_run", "rerun"):
+            ET.SubElement(case, "skipped", message=r.message or state)
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def final_lines(summary: dict, report_dir: Path) -> list[str]:
+    """The last lines a run prints: per board, lost boards, the baseline diff, the result."""
+    lines = []
+    for board in summary["boards"]:
+        c = summary["clause_tallies"].get(board, {})
+        counts = ", ".join(f"{n} {LABEL[s]}" for s, n in c.items() if n) or "no clause ran"
+        line = f"  {board}: clauses {counts}"
+        bad = [cl for cl, info in summary["clauses"].items()
+               if info["boards"].get(board, {}).get("verdict") in ("fail", "unexpected_pass", "error")]
+        if bad:
+            line += f"; look at {', '.join(bad)}"
+        version = summary["board_versions"].get(board)
+        if version:
+            line += f" [{version}]"
+        lines.append(line)
+    for board, lost in summary["boards_lost"].items():
+        lines.append(f"  {board}: {lost['reason']} (log: {lost['log']})")
+    base = summary.get("baseline")
+    if base:
+        for key in ("new failure", "fixed", "still failing"):
+            if base[key]:
+                lines.append(f"  {key} vs baseline: {', '.join(base[key])}")
+        if not any(base[k] for k in ("new failure", "fixed", "still failing")):
+            lines.append(f"  unchanged vs baseline {base['dir']}")
+    if summary.get("interrupted"):
+        lines.append(f"  INTERRUPTED by {summary['interrupted']['signal']}: reports cover what ran")
+    lines.append(f"{summary['result'].upper()} (exit status {summary['exit_status']}): "
+                 f"matrix in {report_dir / 'matrix.md'} and matrix.html; pytest output in {report_dir / 'pytest.log'}")
+    return lines
+
+
+# --- the run --------------------------------------------------------------------------
+
+def _deviations(boards: list[BoardSpec]) -> dict[str, dict[str, str]]:
+    return {b.name: load_expectations(b.expectations) for b in boards if b.expectations}
+
+
 def run(opts: RunOptions, out=sys.stdout) -> int:
     def log(message: str) -> None:
         out.write(message + "\n")
         out.flush()
 
+    if opts.rerun_failed is not None and apply_rerun_failed(opts) == 0:
+        log(f"honch-hil run: {opts.rerun_failed} has no failing test to rerun")
+        return exitcodes.CONFORMANT
     specs = load_boards(opts.boards_file)
-    boards = select_boards(specs, opts.boards)
+    adhoc = adhoc_boards(opts.firmwares, opts.ports, specs, opts.expectations)
+    boards = select_boards(specs, opts.boards, adhoc)
     if not boards:
         log("no boards selected: every board in the inventory is disabled")
-        return 2
+        return exitcodes.USAGE_ERROR
+    deviations = _deviations(boards)
+    baseline = read_summary(opts.baseline) if opts.baseline is not None else None
+    if opts.seed is None:
+        opts.seed = int(os.environ.get(SOAK_SEED_ENV) or secrets.randbits(32))
+
     started = datetime.now(timezone.utc)
     report_dir = Path(opts.reports_dir) / started.strftime("%Y%m%dT%H%M%SZ")
     report_dir.mkdir(parents=True, exist_ok=False)
     results = report_dir / "results.jsonl"
-    log(f"honch-hil run: boards {', '.join(b.name for b in boards)}; reports in {report_dir}")
+    log(f"honch-hil run: boards {', '.join(b.name for b in boards)}; seed {opts.seed}; reports in {report_dir}")
 
-    prepare_firmware(boards, log)
+    meta = {
+        "started": started.isoformat(timespec="seconds"),
+        "boards": [b.name for b in boards],
+        "board_kinds": {b.name: b.kind for b in boards},
+        "board_args": {b.name: board_args(b, opts) for b in boards},
+        "selection": {"keyword": opts.keyword, "clauses": opts.clauses, "tests": opts.tests,
+                      "repeat": opts.repeat, "retries": opts.retries, "soak": opts.soak},
+        "seed": opts.seed,
+        "deviations": deviations,
+        "baseline_dir": str(opts.baseline) if opts.baseline else None,
+        "rerun_of": str(opts.rerun_failed) if opts.rerun_failed else None,
+    }
+    t0 = time.monotonic()
+    with Interruption() as interruption:
+        try:
+            prepare_firmware(boards, log)
+            returncode = _run_pytest(opts, boards, report_dir, results, interruption, meta, out)
+        except KeyboardInterrupt:
+            interruption.signal = interruption.signal or "SIGINT"
+            returncode = None
+    meta["duration_s"] = round(time.monotonic() - t0, 1)
+    meta["pytest_exit_status"] = returncode
+    records = read_records(results)
+    plan = read_plan(results)
+    if interruption.signal:
+        missing = not_run_records(plan, records, f"not run: the run was interrupted by {interruption.signal}")
+        meta["interrupted"] = {"signal": interruption.signal, "not_run": len(missing)}
+    else:
+        missing = not_run_records(plan, records, "not run: pytest ended before it ran")
+    records += missing
+    ensure_junit(report_dir / "junit.xml", records)
+    summary = write_reports(records, meta, report_dir, baseline)
+    for line in final_lines(summary, report_dir):
+        log(line)
+    return summary["exit_status"]
 
-    env = dict(os.environ, **{RESULTS_ENV: str(results)})
+
+def _run_pytest(opts, boards, report_dir, results, interruption, meta, out) -> int:
+    env = dict(os.environ, **{RESULTS_ENV: str(results), SOAK_SEED_ENV: str(opts.seed)})
     server = None
     capture_url = opts.capture_url
     if capture_url:
@@ -124,40 +395,19 @@ def run(opts: RunOptions, out=sys.stdout) -> int:
         capture_url = server.url
         if token:
             env[TOKEN_ENV] = token
-    t0 = time.monotonic()
+    meta["capture_url"] = capture_url if opts.capture_url else "in-process"
+    processes.become_subreaper()
+    keep = set(processes.descendants(os.getpid()))
     try:
         cmd = pytest_command(opts, boards, report_dir, capture_url)
-        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env)
+        with open(report_dir / "pytest.log", "wb") as pytest_log:
+            proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=pytest_log, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+            interruption.proc = proc
+            tracker = Tracker(results, [b.name for b in boards])
+            _wait_with_progress(proc, tracker, progress_for(out), interruption, keep)
+        return proc.returncode
     finally:
+        processes.end_descendants(grace=0.3, keep=keep)  # board processes whose worker died
         if server is not None:
             server.stop()
-    records = read_records(results)
-    meta = {
-        "started": started.isoformat(timespec="seconds"),
-        "duration_s": round(time.monotonic() - t0, 1),
-        "boards": [b.name for b in boards],
-        "board_kinds": {b.name: b.kind for b in boards},
-        "selection": {"keyword": opts.keyword, "clauses": opts.clauses, "repeat": opts.repeat,
-                      "retries": opts.retries, "soak": opts.soak},
-        "pytest_exit_status": proc.returncode,
-    }
-    summary = write_reports(records, meta, report_dir)
-    ok = summary["passed"] and proc.returncode == 0
-    for board in summary["boards"]:
-        t = summary["tallies"].get(board, {})
-        failing = [c for c, info in summary["clauses"].items()
-                   if info["boards"].get(board, {}).get("verdict") == "fail"]
-        flaky = [c for c, info in summary["clauses"].items()
-                 if info["boards"].get(board, {}).get("verdict") == "flaky"]
-        verdicts = [info["boards"][board]["verdict"] for info in summary["clauses"].values()
-                    if board in info["boards"]]
-        line = (f"  {board}: clauses {verdicts.count('pass') + verdicts.count('flaky')} pass, "
-                f"{verdicts.count('fail')} fail, {verdicts.count('skip')} skipped; tests "
-                f"{t.get('pass', 0)} passed, {t.get('fail', 0)} failed, {t.get('skip', 0)} skipped")
-        if flaky:
-            line += f"; flaky clauses {', '.join(flaky)}"
-        if failing:
-            line += f"; FAILING clauses {', '.join(failing)}"
-        log(line)
-    log(f"{'PASS' if ok else 'FAIL'}: matrix in {report_dir / 'matrix.md'} and matrix.html")
-    return 0 if ok else 1

@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 from harness import REPO_ROOT
-
-MUTANTS = REPO_ROOT / "tests" / "mutants"
-
-
-def honch_hil_run(tmp_path: Path, *args: str, mutant: str | None = None) -> tuple[subprocess.CompletedProcess, Path]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.pop("PYTHONPATH", None)
-    if mutant:
-        env["PYTHONPATH"] = str(MUTANTS / mutant)
-    reports = tmp_path / "reports"
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--board", "host",
-                           "--reports", str(reports), *args],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
-    runs = sorted(reports.iterdir()) if reports.exists() else []
-    assert len(runs) == 1, proc.stdout + proc.stderr
-    return proc, runs[0]
-
+from runs import honch_hil_run
 
 def test_a_conforming_board_passes_and_every_report_is_written(tmp_path):
     proc, run_dir = honch_hil_run(tmp_path, "--clause", "C2")
@@ -37,11 +20,11 @@ def test_a_conforming_board_passes_and_every_report_is_written(tmp_path):
     assert summary["passed"] is True
     assert summary["clauses"]["C2"]["boards"]["host"]["verdict"] == "pass"
     assert all(cell["verdict"] == "pass" for info in summary["clauses"].values() for cell in info["boards"].values())
-    assert "| C2 | wire | pass |" in (run_dir / "matrix.md").read_text()
+    assert "| C2 | wire | " in (run_dir / "matrix.md").read_text()
     assert list((run_dir / "artifacts" / "boards" / "host").glob("conformance_test_wire*.log"))
     transcripts = list((run_dir / "artifacts" / "server").glob("*.json"))
     assert transcripts and all(json.loads(t.read_text())["requests"] for t in transcripts)
-    assert "progress | host:" in proc.stdout
+    assert re.search(r"^\[host 1/\d+\] pass ", proc.stdout, re.M)  # no terminal: a line per finished test
     assert 'property name="board" value="host"' in (run_dir / "junit.xml").read_text()
 
 
@@ -53,8 +36,9 @@ def test_a_broken_port_fails_the_run_and_the_matrix_says_why(tmp_path):
     assert cell["verdict"] == "fail"
     assert cell["reason"] and Path(cell["log"]).is_file() and Path(cell["transcript"]).is_file()
     md = (run_dir / "matrix.md").read_text()
-    assert "| C2 | wire | FAIL" in md and "serial log" in md and "server transcript" in md
-    assert re.search(r"FAILING clauses [C0-9, ]*\bC2\b", proc.stdout)
+    assert re.search(r"\| C2 \| wire \| .* \| FAIL", md) and "serial log" in md and "server transcript" in md
+    assert re.search(r"host: clauses .*look at [C0-9, ]*\bC2\b", proc.stdout)
+    assert "NON-CONFORMANT (exit status 1)" in proc.stdout
 
 
 def test_unknown_board_is_a_clear_usage_error(tmp_path):

@@ -1,0 +1,94 @@
+"""Every process a run starts, found and ended: board processes (QEMU, firmware, agents,
+exporters) live in sessions of their own, so the run's process group does not reach them.
+
+``become_subreaper`` makes orphans of the run (a board process whose worker died)
+children of the run instead of init, so ``descendants`` still finds them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import time
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Linux: orphaned descendants are re-parented to this process (False elsewhere)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every live (non-zombie) process."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z":
+            parents[int(entry)] = int(fields[1])
+    return parents
+
+
+def descendants(pid: int) -> list[int]:
+    """Live descendants of ``pid`` (children first)."""
+    parents = _parents()
+    children: dict[int, list[int]] = {}
+    for child, parent in parents.items():
+        children.setdefault(parent, []).append(child)
+    out, todo = [], list(children.get(pid, []))
+    while todo:
+        p = todo.pop(0)
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def alive(pid: int) -> bool:
+    return pid in _parents()
+
+
+def kill_all(pids, sig=signal.SIGKILL) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def reap() -> None:
+    """Collect exited orphans re-parented to us (no zombies left behind)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def end_descendants(grace: float = 0.5, keep=()) -> list[int]:
+    """SIGTERM every remaining descendant of this process but ``keep`` (those it had
+    before the run), SIGKILL what is left after ``grace``; returns the pids that had to be ended."""
+    left = [p for p in descendants(os.getpid()) if p not in set(keep)]
+    if not left:
+        return []
+    kill_all(left, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(alive(p) for p in left):
+        reap()
+        time.sleep(0.02)
+    kill_all([p for p in left if alive(p)], signal.SIGKILL)
+    reap()
+    return left
