@@ -15,6 +15,7 @@ COMMANDS = (
     "harness.boards.cli",
     "harness.firmware.cli",
     "harness.runner.cli",
+    "harness.mutation.cli",
 )
 
 

@@ -343,6 +343,19 @@ class raises:
 # --- building events of a given size -----------------------------------------------------
 
 
+def single_event_message(reference, name: str, properties):
+    """The message a client that sent ``reference`` would send for one event outside a session.
+
+    ``properties`` is a dict or a list of (key, wire value) pairs; the context and base
+    time are the reference's, so the result has the size the device's message will have.
+    """
+    from harness.wire import Event, Message
+
+    context = [(cid, v) for cid, v in reference.context if cid != 8]
+    props = list(properties.items()) if isinstance(properties, dict) else list(properties)
+    return Message(reference.base_time_ms, context, [Event(name, 0, props)])
+
+
 def sized_event(reference, name: str, target_len: int) -> dict:
     """Properties for one event ``name`` whose message alone is exactly ``target_len`` bytes.
 
@@ -351,14 +364,11 @@ def sized_event(reference, name: str, target_len: int) -> dict:
     from a list of float64 values (9 bytes each) and a padding string (1-byte steps),
     so it can be tuned to the byte without binary properties.
     """
-    from harness.wire import Event, F64, Message, encode_message
-
-    context = [(cid, v) for cid, v in reference.context if cid != 8]
+    from harness.wire import F64, encode_message
 
     def length(pad: int, floats: int) -> int:
         props = [("pad", "x" * pad), ("fill", [F64(0.5)] * floats)]
-        msg = Message(reference.base_time_ms, context, [Event(name, 0, props)])
-        return len(encode_message(msg))
+        return len(encode_message(single_event_message(reference, name, props)))
 
     floats = max(0, (target_len - length(1, 0) - 400) // 9)
     for pad in range(1, SDK_LIMITS.string_bytes + 1):
