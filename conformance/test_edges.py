@@ -26,10 +26,20 @@ SINGLE_FRAME_OVERHEAD = 1 + 2
 
 
 def _reference(device, capture):
-    """Drain $device_boot; its message is the context every later message repeats."""
+    """A just-sent one-event message: the context and base-time size later messages repeat.
+
+    A board without a valid wall clock stamps events with its monotonic clock, whose
+    varint grows a byte at 16.384 s and 2097.152 s; a reference taken within 10 s of
+    such a step is taken again after it, so byte-exact sizes hold for the next events.
+    """
     drain_boot(device, capture)
-    (boot_attempt, boot), = delivered_messages(capture)
-    return boot_attempt, boot
+    while True:
+        device.track("ref")
+        device.flush()
+        attempt, ref = delivered_messages(capture)[-1]
+        if uvarint_size(ref.base_time_ms) == uvarint_size(ref.base_time_ms + 10_000):
+            return attempt, ref
+        device.pump(10_000, 100)
 
 
 def _assert_sent_alone(device, capture, name, props, why):
@@ -63,7 +73,7 @@ def test_a_message_fills_one_frame_up_to_the_frame_limit_and_takes_two_one_byte_
     quiet(device, batch_size=1, flush_max_batches=1)
     boot_attempt, boot = _reference(device, capture)
     for extra, frames in ((0, ["single"]), (1, ["init", "final"])):
-        next_id = boot_attempt.message_id + (1 if extra == 0 else 2)  # one event per message after boot
+        next_id = boot_attempt.message_id + (1 if extra == 0 else 2)  # one event per message
         length = P.SDK_LIMITS.frame - SINGLE_FRAME_OVERHEAD - uvarint_size(next_id) + extra
         device.track("edge", sized_event(boot, "edge", length))
         device.flush()

@@ -203,16 +203,22 @@ def executable_lines(coverage_map: dict, file: str) -> set[int]:
     return out
 
 
-def python_statement_line(source: str, line: int) -> int | None:
-    """The first line of the innermost statement containing ``line`` (what coverage.py records)."""
+def python_statement_line(source: str, line: int) -> tuple[int | None, bool]:
+    """(first line of the innermost statement containing ``line``, whether it is inside a function).
+
+    The first line is what coverage.py records; statements outside functions run at
+    import, which the coverage run attributes to the first test of each agent.
+    """
     import ast
 
-    best = None
+    best, in_function = None, False
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno < line:
+                in_function = True
             if best is None or node.lineno >= best.lineno:
                 best = node
-    return best.lineno if best is not None else None
+    return (best.lineno if best is not None else None), in_function
 
 
 def tests_reaching(coverage_map: dict, file: str, line: int, source: str | None = None) -> list[str]:
@@ -224,8 +230,11 @@ def tests_reaching(coverage_map: dict, file: str, line: int, source: str | None 
     """
     passed = {t: r for t, r in coverage_map.items() if r["outcome"] == "passed"}
     if file.endswith(".py") and source is not None:
-        line = python_statement_line(source, line) or line
-        hits = [t for t, r in passed.items() if line in set(r["lines"].get(file, ()))]
+        statement, in_function = python_statement_line(source, line)
+        if in_function and statement is not None:
+            hits = [t for t, r in passed.items() if statement in set(r["lines"].get(file, ()))]
+        else:
+            hits = [t for t, r in passed.items() if r["lines"].get(file)]
     elif file.endswith(".c") and line not in executable_lines(coverage_map, file):
         hits = [t for t, r in passed.items() if r["lines"].get(file)]
     else:

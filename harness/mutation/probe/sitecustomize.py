@@ -42,7 +42,8 @@ class Probe:
         self.seq, self.nodeid = _read(os.path.join(probe_dir, "current"))
         import coverage
 
-        self.cov = coverage.process_startup()
+        # coverage.py's own .pth hook may have started it already (then this returns None)
+        self.cov = coverage.process_startup() or coverage.Coverage.current()
         if self.cov is not None:
             self.cov.switch_context(self.nodeid)
 
