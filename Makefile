@@ -11,12 +11,12 @@ BIN := $(VENV)/bin
 # libffi/pkg-config for MicroPython's unix port, dpkg-dev for `apt-get source`.
 APT_PACKAGES := build-essential python3-dev python3-venv pkg-config libffi-dev dpkg-dev xz-utils \
 	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
-BENCH_APT_PACKAGES := valgrind
+BENCH_APT_PACKAGES := valgrind stress-ng
 # Inputs of the editable install (the host port's C extension is compiled by pip).
 VENV_INPUTS := pyproject.toml VERSION $(wildcard setup.py) \
 	$(shell find core -name '*.[ch]' 2>/dev/null)
 
-.PHONY: all test run deps apt venv firmware bench clean distclean
+.PHONY: all test run deps apt venv firmware bench mutation clean distclean
 
 all: test
 
@@ -54,6 +54,15 @@ run: apt venv firmware
 bench: EXTRA_APT = $(BENCH_APT_PACKAGES)
 bench: apt venv
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Mutation testing of core/src and honch/ on the host board (not part of `make test`):
+# a seeded sample by default, every mutant with FULL=1 (nightly). harness/mutation/.
+$(BUILD)/mutation-deps.stamp: pyproject.toml | venv
+	$(BIN)/python -m pip install -q -e '.[test,mutation]'
+	touch $@
+
+mutation: apt venv $(BUILD)/mutation-deps.stamp
+	$(BIN)/honch-hil mutation $(if $(FULL),--full) $(MUTATION_ARGS)
 
 clean:
 	rm -rf reports $(BUILD)/artifacts
