@@ -130,11 +130,13 @@ class CoreBuilder:
 
     def build(self, mutant: Mutant, out_dir: Path) -> str:
         """Build ``mutant`` into ``out_dir``: "built", "stillborn" (does not compile) or "identical"."""
-        if not syntax_ok(mutant.source_path, self.flags):
+        source = out_dir / Path(mutant.file).name
+        source.write_text(mutant.text(), encoding="utf-8", errors="surrogateescape")
+        if not syntax_ok(source, self.flags):
             return "stillborn"
         obj = out_dir / (Path(mutant.file).stem + ".o")
         try:
-            compile_object(mutant.source_path, obj, self.flags)
+            compile_object(source, obj, self.flags)
         except BuildFailed:
             return "stillborn"
         if code_fingerprint(obj) == self.fingerprints[mutant.file]:
@@ -142,6 +144,7 @@ class CoreBuilder:
         objects = [obj if rel == mutant.file else o for rel, o in self.objects.items()]
         link(objects, out_dir)
         obj.unlink()
+        source.unlink()
         return "built"
 
 

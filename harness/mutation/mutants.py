@@ -10,7 +10,6 @@ elsewhere in the file). The mutated source itself is read on demand.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -38,8 +37,7 @@ class Mutant:
     original: str      # that line, stripped
     mutated: str       # what replaces the changed lines, stripped and joined by "\n"
     diff: str          # unified diff against the original
-    source_path: Path | None = None   # where the mutated file is (core mutants)
-    source_text: str | None = None    # the mutated file (wrapper mutants)
+    source_text: str = ""             # the mutated file
 
     @property
     def id(self) -> str:
@@ -51,9 +49,7 @@ class Mutant:
         return f"{self.file}:{self.line}"
 
     def text(self) -> str:
-        if self.source_text is not None:
-            return self.source_text
-        return self.source_path.read_text(encoding="utf-8", errors="surrogateescape")
+        return self.source_text
 
     @property
     def operator_class(self) -> str:
@@ -62,19 +58,19 @@ class Mutant:
 
 def describe_change(path: str, original: str, mutated: str):
     """(first changed line, original line, replacement text, unified diff) of one mutation."""
-    a = original.splitlines(keepends=True)
-    b = mutated.splitlines(keepends=True)
-    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
-    changes = [op for op in matcher.get_opcodes() if op[0] != "equal"]
-    if not changes:
+    change = line_change(original, mutated)
+    if change is None:
         return None
-    _, i1, i2, j1, j2 = changes[0]
-    line = i1 + 1
-    old = a[i1].strip() if i1 < len(a) else ""
-    new = "\n".join(s.strip() for s in b[j1:j2])
-    if i1 == i2 and i1 > 0:  # pure insertion: anchor it on the line before
-        line, old = i1, a[i1 - 1].strip()
-    diff = "".join(difflib.unified_diff(a, b, f"a/{path}", f"b/{path}", n=1))
+    a = original.splitlines(keepends=True)
+    start, end = change["start"], change["end"]
+    new = "\n".join(s.strip() for s in change["text"].splitlines())
+    line, old = start + 1, (a[start].strip() if start < len(a) else "")
+    if start == end and start > 0:  # pure insertion: anchor it on the line before
+        line, old = start, a[start - 1].strip()
+    removed = "".join("-" + x if x.endswith("\n") else "-" + x + "\n" for x in a[start:end])
+    added = "".join("+" + x + "\n" for x in change["text"].splitlines())
+    context = f" {a[start - 1]}" if start == end and start > 0 else ""
+    diff = f"--- a/{path}\n+++ b/{path}\n@@ line {line} @@\n{context}{removed}{added}"
     return line, old, new, diff
 
 
@@ -126,31 +122,76 @@ def core_files(root: Path = REPO_ROOT) -> list[str]:
 
 
 def generate_core(work: Path, root: Path = REPO_ROOT) -> list[Mutant]:
-    """Every universalmutator mutant of every core source (cached per source hash)."""
+    """Every universalmutator mutant of every core source (cached per source hash).
+
+    universalmutator writes one file per mutant; each is reduced to the lines it
+    replaces (kept in ``generated/<name>.c-mutants.json``) and the files are removed.
+    """
     out = []
     for rel in core_files(root):
-        src = root / rel
-        original = src.read_text(encoding="utf-8")
-        digest = hashlib.sha1(original.encode()).hexdigest()
-        target = work / "generated" / Path(rel).stem
-        stamp = target / "source.sha1"
-        if not (stamp.exists() and stamp.read_text() == digest):
-            shutil.rmtree(target, ignore_errors=True)
-            target.mkdir(parents=True)
-            proc = subprocess.run([_mutate_tool(), str(src), "c", "--noCheck", "--mutantDir", str(target)],
-                                  capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"universalmutator failed on {rel}: {proc.stderr[-2000:]}")
-            stamp.write_text(digest)
-        files = sorted(target.glob(f"{src.stem}.mutant.*.c"), key=lambda p: int(p.name.split(".")[-2]))
-        for path in files:
-            text = path.read_text(encoding="utf-8", errors="surrogateescape")
-            change = describe_change(rel, original, text)
-            if change is None:
-                continue
-            line, old, new, diff = change
-            out.append(Mutant("core", rel, line, old, new, diff, source_path=path))
+        original = (root / rel).read_text(encoding="utf-8")
+        changes = _cached_changes(work / "generated" / (Path(rel).stem + ".c-mutants.json"), original,
+                                  lambda: _universalmutator_changes(root / rel, original, work))
+        out += [_mutant_from_change("core", rel, original, c) for c in changes]
     return out
+
+
+def _cached_changes(cache: Path, original: str, make) -> list[dict]:
+    digest = hashlib.sha1(original.encode()).hexdigest()
+    if cache.exists():
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        if data.get("source_sha1") == digest:
+            return data["changes"]
+    changes = make()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"source_sha1": digest, "changes": changes}), encoding="utf-8")
+    return changes
+
+
+def line_change(original: str, mutated: str) -> dict | None:
+    """The one replaced range of lines that turns ``original`` into ``mutated``."""
+    a = original.splitlines(keepends=True)
+    b = mutated.splitlines(keepends=True)
+    start = 0
+    while start < len(a) and start < len(b) and a[start] == b[start]:
+        start += 1
+    if start == len(a) == len(b):
+        return None
+    tail = 0
+    while tail < len(a) - start and tail < len(b) - start and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
+        tail += 1
+    return {"start": start, "end": len(a) - tail, "text": "".join(b[start:len(b) - tail])}
+
+
+def apply_change(original: str, change: dict) -> str:
+    lines = original.splitlines(keepends=True)
+    return "".join(lines[:change["start"]]) + change["text"] + "".join(lines[change["end"]:])
+
+
+def _mutant_from_change(kind: str, rel: str, original: str, change: dict) -> Mutant:
+    text = apply_change(original, change)
+    line, old, new, diff = describe_change(rel, original, text)
+    return Mutant(kind, rel, line, old, new, diff, source_text=text)
+
+
+def _universalmutator_changes(src: Path, original: str, work: Path) -> list[dict]:
+    target = work / "generated" / (src.stem + ".tmp")
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    try:
+        proc = subprocess.run([_mutate_tool(), str(src), "c", "--noCheck", "--mutantDir", str(target)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"universalmutator failed on {src.name}: {proc.stderr[-2000:]}")
+        files = sorted(target.glob(f"{src.stem}.mutant.*.c"), key=lambda p: int(p.name.split(".")[-2]))
+        changes = []
+        for path in files:
+            change = line_change(original, path.read_text(encoding="utf-8", errors="surrogateescape"))
+            if change is not None:
+                changes.append(change)
+        return changes
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
 
 
 # --- the wrapper: mutmut's generator ----------------------------------------------------------
@@ -177,22 +218,13 @@ def generate_wrapper(work: Path, root: Path = REPO_ROOT) -> list[Mutant]:
     out = []
     for rel in wrapper_files(root):
         original = (root / rel).read_text(encoding="utf-8")
-        digest = hashlib.sha1(original.encode()).hexdigest()
-        cache = work / "generated" / (Path(rel).stem + ".py-mutants.json")
-        texts = None
-        if cache.exists():
-            data = json.loads(cache.read_text(encoding="utf-8"))
-            texts = data["mutants"] if data.get("source_sha1") == digest else None
-        if texts is None:
-            texts = _mutmut_texts(rel, original, root)
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps({"source_sha1": digest, "mutants": texts}), encoding="utf-8")
-        for text in texts:
-            change = describe_change(rel, original, text)
-            if change is None:
-                continue
-            line, old, new, diff = change
-            out.append(Mutant("wrapper", rel, line, old, new, diff, source_text=text))
+
+        def make(rel=rel, original=original):
+            changes = (line_change(original, t) for t in _mutmut_texts(rel, original, root))
+            return [c for c in changes if c is not None]
+
+        changes = _cached_changes(work / "generated" / (Path(rel).stem + ".py-mutants.json"), original, make)
+        out += [_mutant_from_change("wrapper", rel, original, c) for c in changes]
     return out
 
 
