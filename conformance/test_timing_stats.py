@@ -23,7 +23,8 @@ from __future__ import annotations
 import pytest
 
 from harness.conformance_support import (
-    CLOCK_RESOLUTION_MS, backoff_window_ms, drain_boot, mandated_wait, pump_until, quiet,
+    CLOCK_RESOLUTION_MS, backoff_window_ms, drain_boot, mandated_wait, pump_until, quiet, raises,
+    uploads,
 )
 
 PERIOD_MS = 5
@@ -69,3 +70,48 @@ def test_backoff_waits_at_the_ceiling_fill_the_jitter_window_and_never_leave_it(
         f"so they must cover at least q = {q} ms: {shown}")
     assert max(gaps) <= hi + PERIOD_MS + TIMEOUT_MS, (
         f"a wait at b={ceiling} ms took {max(gaps):.0f} ms, more than b + q + tick + request time: {shown}")
+
+
+@pytest.mark.clause("C18")
+def test_the_interval_restarts_at_every_attempt_not_at_construction(device, capture, request):
+    """``next_interval_at ← now + interval`` after any attempt, failed ones too (contract 7.5).
+
+    The attempts come 600 ms after construction and 600 ms after each other, so an
+    interval timed from construction (or from the first attempt only) sends 400 ms
+    after an attempt, which the lower bound refuses every time.
+    """
+    interval_ms, offset_ms = 1000, 600
+    quiet(device, flush_interval_seconds=interval_ms // 1000, transport_timeout_ms=TIMEOUT_MS)
+    device.pump(offset_ms, PERIOD_MS)
+    capture.add_faults({"status": 503})
+    with raises("ServerError"):
+        device.flush()  # a failed attempt
+    device.pump(offset_ms, PERIOD_MS)
+    device.flush()  # the boot event, delivered: a second attempt
+    first = len(uploads(capture))
+    device.track("late")
+    mandated_wait(request, 2 * offset_ms + interval_ms, "attempts, then flush_interval_seconds")
+    ups = pump_until(device, capture, lambda ups: len(ups) > first, interval_ms + PERIOD_MS + 2 * TIMEOUT_MS,
+                     PERIOD_MS)
+    assert len(ups) == first + 1, f"expected one interval-driven upload after the attempts: {ups}"
+    gap_ms = (ups[first].t - ups[first - 1].t) * 1000
+    assert interval_ms - CLOCK_RESOLUTION_MS <= gap_ms <= interval_ms + PERIOD_MS + TIMEOUT_MS, (
+        f"the interval upload came {gap_ms:.0f} ms after the last attempt; the interval ({interval_ms} ms) "
+        f"restarts at every attempt")
+
+
+@pytest.mark.clause("C21")
+def test_the_spacing_window_ends_on_time(device, capture, request):
+    """The spacing window is long against the request-time slack, so a window twice as long
+    (or timed from a later point) goes past the upper bound every time."""
+    spacing = 1000
+    quiet(device, flush_min_interval_ms=spacing, flush_event_threshold=1, transport_timeout_ms=TIMEOUT_MS)
+    drain_boot(device, capture)
+    device.track("spaced")
+    mandated_wait(request, spacing, "flush_min_interval_ms")
+    ups = pump_until(device, capture, lambda ups: len(ups) >= 2, 2 * spacing + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)
+    assert len(ups) == 2, ups
+    gap_ms = (ups[1].t - ups[0].t) * 1000
+    assert spacing - CLOCK_RESOLUTION_MS <= gap_ms <= spacing + PERIOD_MS + TIMEOUT_MS, (
+        f"tick() sent {gap_ms:.0f} ms after the last upload; the window is {spacing} ms "
+        f"(+{PERIOD_MS} ms tick period, +{TIMEOUT_MS} ms request time)")
