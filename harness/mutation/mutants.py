@@ -179,8 +179,9 @@ def _universalmutator_changes(src: Path, original: str, work: Path) -> list[dict
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     try:
+        # universalmutator writes its temporaries (.tmp_mutant.*) into the working directory
         proc = subprocess.run([_mutate_tool(), str(src), "c", "--noCheck", "--mutantDir", str(target)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, cwd=target)
         if proc.returncode != 0:
             raise RuntimeError(f"universalmutator failed on {src.name}: {proc.stderr[-2000:]}")
         files = sorted(target.glob(f"{src.stem}.mutant.*.c"), key=lambda p: int(p.name.split(".")[-2]))
