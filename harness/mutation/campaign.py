@@ -207,6 +207,8 @@ class Campaign:
                         state["done"] += 1
                         if state["done"] % 20 == 0:
                             self._progress(kind, state["done"])
+                            # an interrupted campaign still leaves what it found
+                            write_results(self.results, self.generated, self.opts, "(partial)")
 
         with ThreadPoolExecutor(max_workers=self.opts.jobs) as pool:
             for f in [pool.submit(worker, i) for i in range(self.opts.jobs)]:
