@@ -58,8 +58,12 @@ def failures(junit: Path) -> tuple[int, list[str]]:
     """(tests run, names of the failed or errored tests) from a JUnit report."""
     root = ET.parse(junit).getroot()
     cases = list(root.iter("testcase"))
-    bad = [f"{c.get('classname')}::{c.get('name')}" for c in cases
-           if c.find("failure") is not None or c.find("error") is not None]
+    bad = []
+    for c in cases:
+        problem = c.find("failure") if c.find("failure") is not None else c.find("error")
+        if problem is not None:
+            why = (problem.get("message") or "").strip().splitlines()
+            bad.append(f"{c.get('classname')}::{c.get('name')}: {why[0][:160] if why else '?'}")
     return len(cases), bad
 
 
