@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := build-essential python3-dev python3-venv pkg-config libffi-dev dpkg-dev xz-utils \
 	gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
 	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc ser2net
-BENCH_APT_PACKAGES := valgrind
+BENCH_APT_PACKAGES := valgrind stress-ng
 # make test renders the conformance matrix in headless Chromium (tests/runner/test_matrix_in_a_browser.py).
 TEST_APT_PACKAGES := chromium
 # Inputs of the editable install (the host port's C extension is compiled by pip).
@@ -26,7 +26,7 @@ VENV_INPUTS := pyproject.toml VERSION core/VERSION $(wildcard setup.py) \
 LABGRID_VENV := $(BUILD)/labgrid
 LABGRID_VERSION := 26.0.1
 
-.PHONY: all test run deps apt venv firmware labgrid bench clean distclean
+.PHONY: all test run deps apt venv firmware labgrid bench mutation clean distclean
 
 all: test
 
@@ -80,6 +80,15 @@ run: apt venv firmware
 bench: EXTRA_APT = $(BENCH_APT_PACKAGES)
 bench: apt venv
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Mutation testing of core/src and honch/ on the host board (not part of `make test`):
+# a seeded sample by default, every mutant with FULL=1 (nightly). harness/mutation/.
+$(BUILD)/mutation-deps.stamp: pyproject.toml | venv
+	$(BIN)/python -m pip install -q -e '.[test,mutation]'
+	touch $@
+
+mutation: apt venv $(BUILD)/mutation-deps.stamp
+	$(BIN)/honch-hil mutation $(if $(FULL),--full) $(MUTATION_ARGS)
 
 clean:
 	rm -rf reports $(BUILD)/artifacts

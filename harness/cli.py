@@ -16,6 +16,7 @@ COMMANDS = (
     "harness.boards.cli",
     "harness.firmware.cli",
     "harness.runner.cli",
+    "harness.mutation.cli",
 )
 
 

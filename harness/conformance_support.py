@@ -197,6 +197,124 @@ def delivered_messages(capture):
     return [(a, a.message()) for a in attempts(uploads(capture)) if a.delivered]
 
 
+# --- duplicates: excused exactly when the device did not get the answer in time -------------
+
+
+@dataclass(frozen=True)
+class LateTetherReply:
+    """A tethered request whose reply the host wrote at least the device's timeout after it
+    received the request: the device (which starts its clock before the host sees the
+    request and reads the reply after the host wrote it) had given up by then."""
+
+    stream_id: str | None
+    message_id: int | None
+    offset: int
+    held_ms: float
+    timeout_ms: int
+
+
+class TetherTimes:
+    """Times every tethered request of ``board`` (host side); a no-op for networked boards.
+
+    ``with TetherTimes(device.board) as tether: ...`` then ``tether.late`` lists the
+    replies that came after the device's deadline.
+    """
+
+    def __init__(self, board):
+        self.tether = getattr(board, "tether", None)
+        self.late: list[LateTetherReply] = []
+        self._serve = None
+
+    def __enter__(self):
+        if self.tether is not None:
+            import time
+
+            serve = self._serve = self.tether.serve
+
+            def timed(message):
+                t0 = time.monotonic()
+                reply = serve(message)
+                held_ms = (time.monotonic() - t0) * 1000
+                timeout_ms = int(message.get("timeout_ms") or 0)
+                if held_ms >= timeout_ms:
+                    self.late.append(_late_reply(message, held_ms, timeout_ms))
+                return reply
+
+            self.tether.serve = timed
+        return self
+
+    def __exit__(self, *exc):
+        if self._serve is not None:
+            self.tether.serve = self._serve
+        return False
+
+
+def _late_reply(message: dict, held_ms: float, timeout_ms: int) -> LateTetherReply:
+    headers = message.get("headers") or []
+    pairs = headers.items() if isinstance(headers, dict) else [tuple(p) for p in headers]
+    stream = next((v for k, v in pairs if k.lower() == HEADER_STREAM_ID.lower()), None)
+    try:
+        frame = parse_frame(bytes.fromhex(message.get("body") or ""), SDK_LIMITS)
+        message_id, offset = frame.message_id, getattr(frame, "offset", 0) or 0
+    except WireError:
+        message_id, offset = None, 0
+    return LateTetherReply(stream, message_id, offset, held_ms, timeout_ms)
+
+
+@dataclass
+class MissedAnswers:
+    """What tells that the device did not get a request's answer before its deadline.
+
+    * the server stored the request and sent nothing (``lose_response``);
+    * the server held its answer at least ``transport_timeout_ms`` (a ``delay_ms`` fault);
+    * a tethered request whose reply the host wrote after the device's deadline
+      (:class:`TetherTimes`);
+    * a request the device itself reported as timed out: ``device_timeouts`` holds
+      (stream id, message id) of messages whose ``flush()`` raised TIMEOUT.
+    """
+
+    transport_timeout_ms: int
+    tether_late: list = field(default_factory=list)
+    device_timeouts: set = field(default_factory=set)
+
+    def reason(self, upload: Upload) -> str:
+        """Why the device did not hear this request's answer in time; "" when it must have."""
+        fault = upload.fault or {}
+        if fault.get("lose_response"):
+            return "the server stored it and sent no answer (lose_response)"
+        delay = fault.get("delay_ms", 0) or 0
+        if delay >= self.transport_timeout_ms:
+            return f"the server held its answer {delay} ms, past the {self.transport_timeout_ms} ms transport timeout"
+        offset = getattr(upload.frame, "offset", 0) or 0
+        for late in self.tether_late:
+            if (late.stream_id, late.message_id, late.offset) == (upload.stream_id, upload.message_id, offset):
+                return f"the tether's reply came {late.held_ms:.0f} ms after the request ({late.timeout_ms} ms timeout)"
+        if (upload.stream_id, upload.message_id) in self.device_timeouts:
+            return "the device reported a transport timeout for this message"
+        return ""
+
+
+def unexcused_duplicates(attempt_list: list[Attempt], missed: MissedAnswers) -> list[str]:
+    """Messages stored more than once where the device must have heard an earlier success.
+
+    A conforming device resends a stored message only when it did not get the answer to
+    the request that completed it in time; so every stored copy but the last must have a
+    :meth:`MissedAnswers.reason`. Returns one description per copy that has none.
+    """
+    copies: dict = {}
+    for a in attempt_list:
+        if a.stored:
+            copies.setdefault((a.stream_id, a.message_id), []).append(a)
+    out = []
+    for (stream, message_id), stored in copies.items():
+        for a in stored[:-1]:
+            if not missed.reason(a.uploads[-1]):
+                last = a.uploads[-1]
+                out.append(f"message {message_id} of stream {stream} was stored at t={last.t:.3f} and answered "
+                           f"{last.status} in time, yet sent again ({len(stored)} copies stored)")
+    return out
+
+
 # --- events ----------------------------------------------------------------------------
 
 
@@ -356,6 +474,19 @@ class raises:
 # --- building events of a given size -----------------------------------------------------
 
 
+def single_event_message(reference, name: str, properties):
+    """The message a client that sent ``reference`` would send for one event outside a session.
+
+    ``properties`` is a dict or a list of (key, wire value) pairs; the context and base
+    time are the reference's, so the result has the size the device's message will have.
+    """
+    from harness.wire import Event, Message
+
+    context = [(cid, v) for cid, v in reference.context if cid != 8]
+    props = list(properties.items()) if isinstance(properties, dict) else list(properties)
+    return Message(reference.base_time_ms, context, [Event(name, 0, props)])
+
+
 def sized_event(reference, name: str, target_len: int) -> dict:
     """Properties for one event ``name`` whose message alone is exactly ``target_len`` bytes.
 
@@ -364,14 +495,11 @@ def sized_event(reference, name: str, target_len: int) -> dict:
     from a list of float64 values (9 bytes each) and a padding string (1-byte steps),
     so it can be tuned to the byte without binary properties.
     """
-    from harness.wire import Event, F64, Message, encode_message
-
-    context = [(cid, v) for cid, v in reference.context if cid != 8]
+    from harness.wire import F64, encode_message
 
     def length(pad: int, floats: int) -> int:
         props = [("pad", "x" * pad), ("fill", [F64(0.5)] * floats)]
-        msg = Message(reference.base_time_ms, context, [Event(name, 0, props)])
-        return len(encode_message(msg))
+        return len(encode_message(single_event_message(reference, name, props)))
 
     floats = max(0, (target_len - length(1, 0) - 400) // 9)
     for pad in range(1, SDK_LIMITS.string_bytes + 1):
