@@ -32,12 +32,20 @@ def test_identify_queues_identify_with_the_previous_id_and_later_events_use_the_
         f"a message must never mix distinct ids (C40): {per_message}"
 
 
+@pytest.mark.clause("C46")
+def test_session_start_refuses_a_name_that_is_not_a_str(device, capture):
+    quiet(device)
+    drain_boot(device, capture)
+    before = device.queue_stats()["queued_events"]
+    with raises("InvalidArgumentError"):
+        device.session_start(7)
+    assert device.queue_stats()["queued_events"] == before, "a refused session_start() queued something"
+
+
 @pytest.mark.clause("C46", "C40", "C4")
 def test_session_ids_and_session_start_during_a_session(device, capture):
     quiet(device)
     drain_boot(device, capture)
-    with raises("InvalidArgumentError"):
-        device.session_start(7)
     before = device.queue_stats()["queued_events"]
     device.session_end()  # no session: a no-op
     assert device.queue_stats()["queued_events"] == before, "session_end() without a session queued something"
