@@ -32,27 +32,24 @@ class Request:
     Content-Length no larger than the applicable limit and no Transfer-Encoding.
     """
 
-    __slots__ = ("head", "t", "body", "content_length", "body_read", "truncated", "extra")
+    __slots__ = ("head", "t", "body", "content_length", "body_read", "truncated")
 
     def __init__(self, head: RequestHead, t: float, body: bytes = b"", content_length: int | None = None,
-                 body_read: bool = False, truncated: bool = False, extra: int = 0):
+                 body_read: bool = False, truncated: bool = False):
         self.head = head
         self.t = t
         self.body = body
         self.content_length = content_length
         self.body_read = body_read
         self.truncated = truncated
-        self.extra = extra
 
     @property
     def body_problem(self) -> str | None:
-        """Why the body does not match Content-Length, or None."""
+        """Why the body does not match Content-Length, or None. Bytes after it are the
+        next request (pipelining), so only a body cut short can be wrong."""
         if self.truncated:
             return (f"body truncated: connection ended after {len(self.body)} of "
                     f"{self.content_length} bytes announced by Content-Length")
-        if self.extra:
-            return (f"body longer than Content-Length: {self.extra} bytes arrived after the "
-                    f"{self.content_length} announced")
         return None
 
 
