@@ -72,7 +72,7 @@ test: EXTRA_APT = $(TEST_APT_PACKAGES)
 test: apt venv firmware labgrid
 	$(BIN)/python -m pytest tests --ignore=tests/lab
 	$(BIN)/honch-hil run --reports $(BUILD)/test-reports
-	$(BIN)/python -m pytest tests/lab -n 3
+	$(BIN)/python -m pytest tests/lab -n 2
 
 run: apt venv firmware
 	$(BIN)/honch-hil run
