@@ -265,3 +265,24 @@ def test_battery_low_threshold_100_is_valid_and_101_is_refused(device, capture):
     quiet(device, battery_low_threshold=100)
     device.flush()
     assert named(capture.events(), "$device_boot"), "a threshold of exactly 100 is valid"
+
+
+# --- the edges of the status classes (contract 8) ---------------------------------------------------
+
+
+STATUS_EDGES = ((499, "RejectedError", REJECTED), (500, "ServerError", P.STATUS["SERVER"]),
+                (599, "ServerError", P.STATUS["SERVER"]), (400, "RejectedError", REJECTED))
+
+
+@pytest.mark.clause("C25", "C42")
+@pytest.mark.parametrize("status,cls,sdk_status", STATUS_EDGES, ids=[str(s[0]) for s in STATUS_EDGES])
+def test_the_first_and_last_status_of_each_class_map_like_the_rest(device, capture, status, cls, sdk_status):
+    quiet(device)
+    drain_boot(device, capture)
+    device.track("edge")
+    capture.add_faults({"status": status})
+    with raises(cls, status=sdk_status):
+        device.flush()
+    kept = device.queue_stats()["queued_events"]
+    assert kept == (0 if cls == "RejectedError" else 1), (
+        f"a {status} answer must {'dead-letter' if kept == 0 else 'keep'} the event: {kept} queued")

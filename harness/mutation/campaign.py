@@ -9,7 +9,7 @@ Every mutant is one of:
 * ``survived`` — every test that reaches its line passed, or no test reaches it.
 
 The score is killed / (killed + survived). Only built mutants fill the sample, so
-``--core-sample 240`` means 240 mutants that compile to different code.
+``--core-sample 160`` means 160 mutants that compile to different code.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ COUNTED = ("killed", "survived")
 class Options:
     work: Path = REPO_ROOT / "build" / "mutation"
     seed: int = 1
-    core_sample: int = 240
-    wrapper_sample: int = 120
+    core_sample: int = 160
+    wrapper_sample: int = 80
     full: bool = False
     jobs: int = 2
     kinds: tuple = ("core", "wrapper")
