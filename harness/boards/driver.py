@@ -358,8 +358,9 @@ class BoardDriver:
         except (AgentTimeout, BoardRebooted, BoardGone) as exc:
             if isinstance(exc, BoardGone) and self.spec.kind == "serial":
                 self.lost = str(exc).splitlines()[0]  # the port or its exporter vanished
-            # the link can close just before the process's exit can be reaped
-            if isinstance(exc, BoardGone) and (self.lost or self.resource_gone(wait=0.5)):
+            # the link can close just before the process's exit can be reaped; a pty whose
+            # QEMU was killed may just fall silent (a timeout, not a closed link)
+            if not isinstance(exc, BoardRebooted) and (self.lost or self.resource_gone(wait=0.5)):
                 self.lost = self.lost or self.resource_gone()
                 self.log.note(f"board lost during {op}(): {self.lost}")
                 self.stop()

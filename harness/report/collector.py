@@ -52,7 +52,7 @@ def _message(report) -> str:
     crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr or "")
     first = text.strip().splitlines()[0] if text.strip() else ""
-    return first[:400]
+    return first[:1000]  # the board and log prefix alone can take 200 characters
 
 
 def _details(report) -> str:

@@ -34,8 +34,10 @@ def _records(reports) -> list[dict]:
 def test_killing_an_emulated_boards_qemu_reports_one_board_lost_error_and_not_run_for_the_rest(tmp_path):
     reports = tmp_path / "reports"
     earlier_qemus = _qemus_under(os.getpid())  # e.g. a session fixture of another test module
+    # clauses whose tests wait seconds (backoff, interval): on an idle machine the short
+    # wire tests alone would all finish before the kill lands
     argv = honch_hil_argv(reports, "--board", "host", "--board", "qemu-an385", "--clause", "C2", "--clause", "C3",
-                          "--clause", "C1")
+                          "--clause", "C1", "--clause", "C23", "--clause", "C18")
     proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
