@@ -78,6 +78,10 @@ class BoardPool:
             if driver.agent is None:
                 driver.start()
             elif not driver.healthy():
+                gone = driver.resource_gone(wait=0.5)
+                if gone:  # killed from outside between tests: lost, not something a reset fixes
+                    driver.lost = gone
+                    raise BoardError(f"board {spec.name}: {gone} (log: {driver.log_path})")
                 driver.health_failures += 1
                 driver.log.note("health check failed before the test: resetting")
                 driver.reset()
@@ -88,7 +92,10 @@ class BoardPool:
             raise BoardUnavailable(str(exc)) from None
         except BoardError as exc:
             driver.health_failures += 1
+            log_path = driver.log_path
             driver.stop()
+            if driver.lost:  # its remaining tests are not run
+                self.unusable[spec.name] = f"board {spec.name} was lost at test {label}: {driver.lost} (log: {log_path})"
             self._give_up_if_needed(driver, str(exc))
             raise
         return driver

@@ -133,5 +133,5 @@ result = {"us": time.ticks_diff(u1, u0), "ms": time.ticks_diff(m1, m0), "cpu": t
 """)
     host_us = (time.monotonic() - began) * 1e6
     assert 250_000 <= result["us"] <= host_us, result
-    assert abs(result["ms"] - result["us"] / 1000) <= 1, result
+    assert abs(result["ms"] - result["us"] / 1000) <= 2, result  # two reads, each truncated to its unit
     assert result["cpu"] != 0, "the fast counter (time.ticks_cpu, the random seed) does not move"
