@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness.boards.exporter import ExportedQemu  # noqa: E402
 from harness.firmware import ensure_firmware  # noqa: E402
-from harness.firmware.qemu import QEMU_MACHINE  # noqa: E402
+from harness.boards.qemu import DEFAULT_MACHINE as QEMU_MACHINE  # noqa: E402
 
 TARGET = 1.3
 #: as in boards.toml's qemu-an385, but reached over the exporter

@@ -18,7 +18,7 @@ from harness.boards.labgrid import DEFAULT_CLIENT
 from harness.boards.links import ByteLog, kill_process_group
 from harness.boards.qemu import QemuInstance
 from harness.firmware import ensure_firmware
-from harness.firmware.qemu import QEMU_MACHINE
+from harness.boards.qemu import DEFAULT_MACHINE as QEMU_MACHINE
 
 LABGRID_BIN = DEFAULT_CLIENT.parent
 #: the fields every exported emulated board shares (boards.toml syntax)
