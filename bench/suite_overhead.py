@@ -24,13 +24,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness.conformance_support import MANDATED_WAIT_PROPERTY  # noqa: E402
+from harness.report import junit as junit_report  # noqa: E402
 
 DEFAULT_BOARDS = ("host", "unix", "qemu-an385")
 UNIX_OVERHEAD_TARGET = 0.50
@@ -52,16 +52,15 @@ def run(boards: list[str], workdir: Path, label: str, parallel: bool) -> dict:
     if not junit.exists():
         sys.exit(f"{label}: pytest wrote no report (exit {proc.returncode})\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     per_board: dict[str, dict] = {}
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    for case in junit_report.testcases(junit):
+        props = junit_report.properties(case)
         board = props.get("board") or case.get("name", "").rsplit("[", 1)[-1].rstrip("]")
         b = per_board.setdefault(board, {"tests": 0, "failed": 0, "skipped": 0, "waits_ms": 0, "time_s": 0.0})
         b["tests"] += 1
         b["time_s"] += float(case.get("time") or 0)
-        if case.find("failure") is not None or case.find("error") is not None:
-            b["failed"] += 1
-        elif case.find("skipped") is not None:
-            b["skipped"] += 1
+        result = junit_report.outcome(case)
+        b["failed"] += result == "failed"
+        b["skipped"] += result == "skipped"
         b["waits_ms"] += int(props.get(MANDATED_WAIT_PROPERTY) or 0)
     return {"wall_s": wall, "boards": per_board, "exit": proc.returncode}
 

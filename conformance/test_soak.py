@@ -25,6 +25,7 @@ import secrets
 
 import pytest
 
+from harness import protocol as P
 from harness.agent.client import RemoteError
 from harness.agent.codec import EventBuffer
 from harness.conformance_support import (
@@ -32,7 +33,6 @@ from harness.conformance_support import (
 )
 
 SEED_ENV = "HONCH_HIL_SOAK_SEED"
-TIMEOUT = 11  # contract 3
 EVENTS_PER_SCALE = 200
 TIMEOUT_MS = 300
 #: answers slower than the timeout, but stored by the server when they finally come
@@ -60,7 +60,8 @@ def _flush(device, capture, device_timeouts: set, replay: str) -> None:
         device.flush()
     except RemoteError as exc:
         assert exc.is_a("TransportError"), f"flush() raised {exc} {replay}"
-        if exc.status == TIMEOUT or (exc.status is None and exc.message == "timeout"):
+        timeout = P.STATUS["TIMEOUT"]
+        if exc.status == timeout or (exc.status is None and exc.message == P.STATUSES[timeout][1]):
             last = uploads(capture)[-1:]
             if last:
                 device_timeouts.add((last[0].stream_id, last[0].message_id))

@@ -183,6 +183,14 @@ def test_per_event_fields_of_a_many_event_message_are_each_events_own(device, ca
 SPACING_MS = 600
 
 
+def _spaced_client_past_its_window(device, capture, request, **overrides):
+    """A client with spacing SPACING_MS, its $device_boot delivered and the window it opened passed."""
+    quiet(device, flush_min_interval_ms=SPACING_MS, **overrides)
+    drain_boot(device, capture)
+    mandated_wait(request, SPACING_MS)
+    device.pump(SPACING_MS + 50, 10)
+
+
 def _spacing_refuses_then_allows(device, capture, request, what):
     requests = len(uploads(capture))
     device.track("next")
@@ -199,10 +207,7 @@ def _spacing_refuses_then_allows(device, capture, request, what):
 
 @pytest.mark.clause("C21", "C42")
 def test_a_rejected_upload_opens_the_spacing_window(device, capture, request):
-    quiet(device, flush_min_interval_ms=SPACING_MS)
-    drain_boot(device, capture)
-    mandated_wait(request, SPACING_MS)
-    device.pump(SPACING_MS + 50, 10)
+    _spaced_client_past_its_window(device, capture, request)
     device.track("rejected")
     capture.add_faults({"status": 400})
     with raises("RejectedError"):
@@ -214,11 +219,8 @@ def test_a_rejected_upload_opens_the_spacing_window(device, capture, request):
 def test_a_stored_frame_of_a_multi_frame_message_opens_the_spacing_window(device, capture, request):
     from harness.conformance_support import sized_event
 
-    quiet(device, flush_min_interval_ms=SPACING_MS, batch_size=1, flush_event_threshold=1)
-    drain_boot(device, capture)
+    _spaced_client_past_its_window(device, capture, request, batch_size=1, flush_event_threshold=1)
     (_, boot), = delivered_messages(capture)
-    mandated_wait(request, SPACING_MS)
-    device.pump(SPACING_MS + 50, 10)
     device.track("two-frames", sized_event(boot, "two-frames", P.SDK_LIMITS.message - 2))
     requests = len(uploads(capture))
     ups = pump_until(device, capture, lambda u: len(u) > requests, 500)
@@ -235,10 +237,7 @@ def test_a_stored_frame_of_a_multi_frame_message_opens_the_spacing_window(device
 
 @pytest.mark.clause("C21", "C25")
 def test_a_retryable_outcome_does_not_open_the_spacing_window(device, capture, request):
-    quiet(device, flush_min_interval_ms=SPACING_MS)
-    drain_boot(device, capture)
-    mandated_wait(request, SPACING_MS)
-    device.pump(SPACING_MS + 50, 10)
+    _spaced_client_past_its_window(device, capture, request)
     device.track("retry")
     capture.add_faults({"status": 503})
     with raises("ServerError"):

@@ -16,10 +16,10 @@ except ImportError:  # honch imports anywhere; a client needs the core
     _honch_core = None
 
 from . import _crash
-from .config import HOST_HOOK_KEYS, HonchConfig
+from .config import HOST_HOOK_KEYS, HonchConfig, _invalid, _is_int
 from .errors import (  # noqa: F401 (the published module's namespace)
-    BUSY, HonchError, InvalidArgumentError, NotInitializedError, OfflineError, RateLimitedError,
-    RejectedError, ServerError, StorageError, TransportError, error_for_status,
+    BUSY, NOT_INITIALIZED, HonchError, InvalidArgumentError, NotInitializedError, OfflineError,
+    RateLimitedError, RejectedError, ServerError, StorageError, TransportError, error_for_status,
 )
 from .validation import (  # noqa: F401 (the published module's namespace)
     require_distinct_id, require_event_name, require_properties, require_text, require_value,
@@ -28,16 +28,6 @@ from .validation import (  # noqa: F401 (the published module's namespace)
 # Hooks of the host C core (contract 2.1), reachable for tests and the harness
 # through Honch._with_port_hooks().
 _PORT_HOOK_KEYS = HOST_HOOK_KEYS + ("state_path", "crash_report")
-
-
-def _invalid(detail):
-    exc = InvalidArgumentError("invalid argument")
-    exc.detail = detail
-    return exc
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _mapped(exc):
@@ -108,9 +98,7 @@ class Honch:
 
     def _require_open(self):
         if self._closed:
-            exc = NotInitializedError("not initialized")
-            exc.detail = "the client was shut down"
-            raise exc
+            raise error_for_status(NOT_INITIALIZED, "the client was shut down")
 
     # -- events -----------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ checks (blank strings, byte lengths, URL form, buffer). MicroPython-compatible.
 
 import sys
 
-from .errors import InvalidArgumentError
+from .errors import INVALID_ARGUMENT, InvalidArgumentError, error_for_status  # noqa: F401 (published namespace)
 
 # tests/sdk checks this against core/VERSION and _honch_core.SDK_VERSION.
 SDK_VERSION = "0.4.0"
@@ -61,9 +61,7 @@ def is_blank(value):
 
 
 def _invalid(detail):
-    exc = InvalidArgumentError("invalid argument")
-    exc.detail = detail
-    return exc
+    return error_for_status(INVALID_ARGUMENT, detail)
 
 
 def _is_int(value):

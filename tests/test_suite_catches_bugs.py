@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+from harness.report import junit as junit_report
 
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = Path(__file__).resolve().parent / "mutants"
@@ -60,16 +61,10 @@ def _run_suite(tmp_path: Path, selection: str, mutant: str | None) -> dict[str, 
     if mutant and f"mutant {mutant!r} active" not in proc.stderr:
         raise AssertionError(f"mutant {mutant} was not applied in the sub-run:\n{proc.stderr[-2000:]}")
     results = {}
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        props = {p.get("name"): p.get("value") for p in case.iter("property")}
-        if case.find("failure") is not None or case.find("error") is not None:
-            outcome = "failed"
-        elif case.find("skipped") is not None:
-            outcome = "skipped"
-        else:
-            outcome = "passed"
-        results[case.get("name")] = {"outcome": outcome, "clauses": set(props.get("clauses", "").split()),
-                                     "output": proc.stdout}
+    for case in junit_report.testcases(junit):
+        props = junit_report.properties(case)
+        results[case.get("name")] = {"outcome": junit_report.outcome(case),
+                                     "clauses": set(props.get("clauses", "").split()), "output": proc.stdout}
     if not results:
         raise AssertionError(f"the {label} sub-run selected no test with -k {selection!r}:\n{proc.stdout[-2000:]}")
     return results

@@ -105,7 +105,7 @@ class BoardDriver:
         firmware = self.spec.firmware
         if self.spec.kind == "host" or firmware == "preinstalled":
             return None
-        if firmware == "build" or firmware.startswith("build:"):
+        if self._firmware_is_ours():
             from harness.firmware import ensure_firmware
             from harness.firmware.errors import FirmwareError
 
@@ -185,6 +185,10 @@ class BoardDriver:
         if self.agent is None:
             self.agent = AgentClient(self.link, self.name, self.spec.op_timeout, self.tether)
 
+    def _firmware_is_ours(self) -> bool:
+        """``build`` or ``build:<target>``: a firmware this harness builds (agent frozen)."""
+        return self.spec.firmware == "build" or self.spec.firmware.startswith("build:")
+
     def _wrapper_dir(self) -> Path | None:
         from harness.sdk.wrappers import WrapperError, wrapper_dir
 
@@ -207,7 +211,7 @@ class BoardDriver:
         if wrapper is not None:
             path.append(str(wrapper))
         path.append(".frozen")  # never the checkout's honch unless the board asks for it
-        if not (self.spec.firmware == "build" or self.spec.firmware.startswith("build:")):
+        if not self._firmware_is_ours():
             path += [str(AGENT_SOURCE.parent), str(ROOT / "usermod" / "honch")]
         return path
 

@@ -33,7 +33,7 @@ CODE_SECTION = re.compile(r"^\.(text|data|rodata|bss)")
 
 
 def sdk_version(root: Path = REPO_ROOT) -> str:
-    return (root / "VERSION").read_text(encoding="utf-8").strip()
+    return (root / "core" / "VERSION").read_text(encoding="utf-8").strip()  # the SDK's, not the harness's
 
 
 def compile_flags(root: Path = REPO_ROOT, coverage: bool = False) -> list[str]:

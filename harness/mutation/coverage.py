@@ -17,11 +17,11 @@ import os
 import shutil
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness import REPO_ROOT
 from harness.mutation import build
+from harness.report import junit as junit_report
 
 #: inputs whose change invalidates the recorded coverage
 COVERAGE_INPUTS = ("core", "honch", "conformance", "fixtures", "harness/agent", "harness/capture",
@@ -86,14 +86,8 @@ def junit_outcomes(path: Path) -> dict[str, tuple[str, float]]:
     out = {}
     if not path.exists():
         return out
-    for case in ET.parse(path).getroot().iter("testcase"):
-        if case.find("failure") is not None or case.find("error") is not None:
-            outcome = "failed"
-        elif case.find("skipped") is not None:
-            outcome = "skipped"
-        else:
-            outcome = "passed"
-        out[case.get("name")] = (outcome, float(case.get("time") or 0))
+    for case in junit_report.testcases(path):
+        out[case.get("name")] = (junit_report.outcome(case), float(case.get("time") or 0))
     return out
 
 
