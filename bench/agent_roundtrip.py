@@ -3,8 +3,9 @@
 For each board: a no-op (``ping``) and ``track()`` through the agent, median and p95
 in milliseconds. On boards with a raw REPL (QEMU, serial) the same operations also
 run as mpremote raw-REPL ``exec`` calls (raw-paste mode, a ``SerialTransport`` on the
-same open pty): same board, same run, in alternating blocks (the agent leaves with
-its ``exit`` op, the raw REPL takes over, the agent is started again), and the
+same open pty): same board, same run, in BLOCKS alternating blocks (the agent leaves
+with its ``exit`` op, the raw REPL takes over, the agent is started again; short
+blocks, so that bursts of load from other jobs fall on both paths alike), and the
 ratio agent / raw REPL is printed; target <= 1.0 for both (issue 14, item 5).
 ``track()`` runs against an SDK client whose endpoint is never contacted (a large
 flush threshold and interval), so it measures the link, the protocol and the SDK's
@@ -13,8 +14,10 @@ enqueue only.
 ``--profile`` adds where the agent's time goes on each raw-REPL board: the
 host-side CPU per call (cProfile of the calls: JSON, the value codec, the byte
 log, pyserial), the device-side cost of each step of a request (timed on the board
-with the frozen agent: JSON decoding, value decoding, the op, encoding and the
-reply), and the bytes each exchange puts on the wire.
+with the frozen agent: parsing the request line, the escape check, value decoding
+(which the agent skips when the line holds no escape), the op, encoding and
+emitting the reply, and handle() as a whole), and the bytes each exchange puts on
+the wire.
 
     build/venv/bin/python bench/agent_roundtrip.py [--board NAME ...] [-n CALLS] [--profile]
 """
@@ -33,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.agent.client import AgentClient  # noqa: E402
+from harness.agent.client import AgentClient, request  # noqa: E402
 from harness.agent.codec import EventBuffer  # noqa: E402
 from harness.boards.driver import START_AGENT, BoardDriver  # noqa: E402
 from harness.boards.inventory import load_boards  # noqa: E402
@@ -42,7 +45,7 @@ EMULATED = ("host", "unix", "qemu")
 RAW_REPL_KINDS = ("qemu", "serial")
 TARGET_MEDIAN_MS = 15.0
 TARGET_RATIO = 1.0
-BLOCKS = 6
+BLOCKS = 20
 ECHO_BYTES = 200
 PROPS = {"count": 1, "name": "sensor-1", "ok": True}
 CONFIG = {"api_key": "bench-key", "device_id": "bench", "device_model": "bench", "firmware_version": "1.0.0",
@@ -141,14 +144,10 @@ def bench_board(spec, n: int, artifacts: Path, profile: bool) -> tuple[dict, dic
 
 #: Runs on the board with the frozen agent: each step of a request, timed with ticks_us.
 DEVICE_PROFILE = r"""
-import json, time, honch_agent
-class Sink:
-    def write(self, data):
-        return len(data)
-    def flush(self):
-        pass
-agent = honch_agent.Agent(stdout=Sink())
-agent.handle({"id": 1, "op": "init", "args": [dict(%(config)r, event_buffer=bytearray(%(buffer)d))]})
+import io, json, time, honch_agent
+agent = honch_agent.Agent(stdout=io.BytesIO())
+agent._stream = honch_agent._STREAM_REPLIES  # a native stream: replies as on the console
+agent.handle([1, "init", [dict(%(config)r, event_buffer=bytearray(%(buffer)d))], None], False)
 lines = {"no-op": %(ping)r, "track()": %(track)r}
 K = %(k)d
 def per_call(fn):
@@ -158,22 +157,24 @@ def per_call(fn):
     return time.ticks_diff(time.ticks_us(), t) / K
 out = {}
 for call, line in lines.items():
-    msg = json.loads(line)
-    args = agent.decode_value(msg.get("args") or [])
-    kwargs = agent.decode_value(msg.get("kwargs") or {})
-    method = getattr(agent, "op_" + msg["op"], None) or getattr(agent.client, msg["op"])
+    line = line.rstrip(b"\n")
+    msg = agent.request(line)
+    args = msg[2] or []
+    kwargs = msg[3] or {}
+    method = getattr(agent, "op_" + msg[1], None) or getattr(agent.client, msg[1])
     result = method(*args, **kwargs)
-    reply = {"id": 7, "ok": True, "result": honch_agent.encode_value(result)}
-    text = honch_agent.PREFIX + json.dumps(reply) + "\n"
+    reply = [None] if result is None else [None, honch_agent.encode_value(result)]  # an id-less request's
+    text = honch_agent.PREFIX + honch_agent._dumps(reply) + "\n"
     out[call] = {
-        "json_loads": per_call(lambda: json.loads(line)),
-        "decode_value": per_call(lambda: (agent.decode_value(msg.get("args") or []),
-                                          agent.decode_value(msg.get("kwargs") or {}))),
+        "parse_request": per_call(lambda: agent.request(line)),
+        "escape_check": per_call(lambda: honch_agent._has_escape(line)),
+        "decode_value": per_call(lambda: (agent.decode_value(args), agent.decode_value(kwargs))),
         "op": per_call(lambda: method(*args, **kwargs)),
-        "encode_reply": per_call(lambda: honch_agent.PREFIX + json.dumps(
-            {"id": 7, "ok": True, "result": honch_agent.encode_value(result)}) + "\n"),
-        "handle_whole": per_call(lambda: agent.handle(json.loads(line))),
+        "encode_reply": per_call(lambda: agent.emit(
+            [None] if result is None else [None, honch_agent.encode_value(result)])),
+        "handle_whole": per_call(lambda: agent.handle(agent.request(line), honch_agent._has_escape(line))),
         "reply_bytes": len(text),
+        "escapes": honch_agent._has_escape(line),
     }
 out["raw REPL: compile+exec 'pass'"] = per_call(lambda: exec(compile("pass", "<stdin>", "exec")))
 out["raw REPL: compile+exec track"] = per_call(lambda: exec(compile(%(raw_track)r, "<stdin>", "exec"),
@@ -239,8 +240,7 @@ def profile_board(driver: BoardDriver, n: int) -> dict:
     profile["host raw no-op"] = host_profile(raw_noop, n)
     profile["bytes raw no-op"] = count_bytes(driver, raw_noop)
     profile["bytes raw track()"] = count_bytes(driver, raw_track)
-    requests = {"ping": json.dumps({"id": 1234, "op": "ping"}) + "\n",
-                "track": json.dumps({"id": 1234, "op": "track", "args": ["sample", PROPS]}) + "\n"}
+    requests = {"ping": request(None, "ping"), "track": request(None, "track", ("sample", PROPS))}
     code = DEVICE_PROFILE % {"config": CONFIG, "ping": requests["ping"], "track": requests["track"], "k": 50,
                              "raw_track": RAW_TRACK, "buffer": EVENT_BUFFER}
     out, err = (part.decode() for part in transport.exec_raw(code, timeout=120))
@@ -264,9 +264,11 @@ def print_profile(name: str, profile: dict) -> None:
     device = profile["device"]
     for call in ("no-op", "track()"):
         d = device[call]
-        print(f"  device {call:<8} us/call: json.loads {d['json_loads']:.0f}, decode_value {d['decode_value']:.0f}, "
-              f"op {d['op']:.0f}, encode+dumps reply {d['encode_reply']:.0f}; handle() whole {d['handle_whole']:.0f} "
-              f"(reply {d['reply_bytes']} B)")
+        skipped = "" if d["escapes"] else " (skipped: no escape in the line)"
+        print(f"  device {call:<8} us/call: parse request {d['parse_request']:.0f}, "
+              f"escape check {d['escape_check']:.0f}, decode_value {d['decode_value']:.0f}{skipped}, "
+              f"op {d['op']:.0f}, encode+emit reply {d['encode_reply']:.0f}; "
+              f"handle() whole {d['handle_whole']:.0f} (reply {d['reply_bytes']} B + the console's \\r)")
     print("  host CPU ms/call: " + ", ".join(f"{k[9:]} {v:.3f}" for k, v in profile["wall"].items()
                                                if k.startswith("host CPU")))
     print(f"  link: {profile['wall']['us per byte']:.1f} us per byte (echo of {ECHO_BYTES} characters each way)")

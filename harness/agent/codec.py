@@ -23,8 +23,13 @@ from __future__ import annotations
 import math
 
 ESCAPE = "$hil"
-#: what prefixes every agent line on the console (same constant as in honch_agent.py)
-PREFIX = b"@@HIL@@ "
+#: what prefixes every agent line on the console (same constant as in honch_agent.py):
+#: the ASCII record separator, as in RFC 7464 JSON text sequences
+PREFIX = b"\x1e"
+#: the protocol this host speaks; the agent names its own in the ready line
+AGENT_PROTOCOL = 2
+#: the prefix of protocol 1 (agents before 2), recognised only to name a stale firmware
+LEGACY_PREFIX = b"@@HIL@@ "
 
 
 class Unsupported:

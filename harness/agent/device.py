@@ -55,7 +55,10 @@ class Device:
     def init(self, host_hooks: dict | None = None, **overrides) -> None:
         """(Re-)create the client: the default configuration with ``overrides``
         applied (``OMIT`` removes a key). ``host_hooks`` (host board only):
-        ``battery`` (initial level), ``state_path``, ``crash_report``."""
+        ``battery`` (initial level), ``state_path``, ``crash_report``, ``wall_clock_ms``
+        (a wall clock that reads that value until ``set_wall_clock(ms)``), ``monotonic_ms``
+        (the same for the monotonic clock, ``set_monotonic(ms)``), ``auto_properties``
+        (a dict the ``auto_properties_callback`` returns for every event)."""
         config = self.default_config()
         for key, value in overrides.items():
             if value is OMIT:
@@ -174,6 +177,19 @@ class Device:
     def set_battery(self, level: int) -> None:
         """Host board: what the battery hook reports from now on."""
         return self.call("set_battery", level)
+
+    def set_wall_clock(self, ms: int) -> None:
+        """Host board, client made with the ``wall_clock_ms`` hook: the wall clock reads ``ms`` now."""
+        return self.call("set_wall_clock", ms)
+
+    def set_monotonic(self, ms: int) -> None:
+        """Host board, client made with the ``monotonic_ms`` hook: the monotonic clock reads
+        ``ms`` now (it never goes back)."""
+        return self.call("set_monotonic", ms)
+
+    def exports(self, names) -> dict:
+        """How the board's ``honch`` package exports each name (attribute, ``__all__``, star-import, bases)."""
+        return self.call("exports", list(names))
 
     def info(self) -> dict:
         return self.call("info")

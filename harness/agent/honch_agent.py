@@ -1,4 +1,4 @@
-"""honch-hil on-device agent: drives the ``honch`` SDK from JSON-lines requests.
+r"""honch-hil on-device agent: drives the ``honch`` SDK from request lines on its console.
 
 Runs unchanged on MicroPython (1.25, frozen into the firmware as module
 ``honch_agent``) and on CPython (the ``host`` board runs this file as its main
@@ -7,20 +7,28 @@ when present so that a tethered request times out on the device while it waits
 (without it, an answer arriving after the timeout is refused), and ``errno`` for
 the port's own error numbers.
 
-Protocol (one JSON document per line; see docs/boards.md):
+Protocol 2 (one request or message per line; see docs/boards.md):
 
-* requests on stdin:  ``{"id": 7, "op": "track", "args": [...], "kwargs": {...}}``
-* replies on stdout:  ``@@HIL@@ {"id": 7, "ok": true, "result": ...}`` or
-  ``@@HIL@@ {"id": 7, "ok": false, "error": {"class", "status", "message", "classes"}}``
-* at start-up:        ``@@HIL@@ {"ready": true, "agent": 1, ...}``
-* tether request:     ``@@HIL@@ {"tether": 3, "url", "headers", "body" (hex), "timeout_ms"}``,
-  answered on stdin by ``{"tether": 3, "status": 204, "retry_after": null}`` or
-  ``{"tether": 3, "error": "timeout" | "transport", "message": "..."}``.
+* requests on stdin:  ``ping``, ``track ["sample",{"n":1}]`` (the op and, when there
+  are any, the positional arguments as a JSON list) or, with keyword arguments,
+  ``init {"args":[...],"kwargs":{...}}``; with an id in front (``7 track [...]``)
+  when the host wants one (after it gave up waiting for a reply). The older JSON
+  form ``{"id": 7, "op": "track", "args": [...], "kwargs": {...}}`` is still
+  understood (the harness ends an agent of any version with it).
+* replies on stdout, in order:  ``\x1e[ID]`` (None), ``\x1e[ID,RESULT]`` or
+  ``\x1e[ID,null,{"class","status","message","classes"}]`` (an exception), compact
+  JSON; ID is the request's id, null for a request without one
+* at start-up:        ``\x1e{"ready":true,"agent":2,"implementation":...}``
+* tether request:     ``\x1e{"tether":3,"url","headers","body" (hex),"timeout_ms"}``,
+  answered on stdin by ``{"tether":3,"status":204,"retry_after":null}`` or
+  ``{"tether":3,"error":"timeout"|"transport","message":"..."}``.
 
-Every agent line starts with PREFIX, so banners, stray prints and tracebacks on
-the same console never break parsing. Values JSON cannot carry travel as
-``{"$hil": KIND, ...}`` objects (bytes, NaN/inf, tuples, non-str dict keys, an
-unsupported object, event buffers, the agent's connectivity callback).
+Every agent line starts with PREFIX, the ASCII record separator (as in RFC 7464
+JSON text sequences), which printable output never contains and JSON escapes, so
+banners, stray prints and tracebacks on the same console never break parsing.
+Values JSON cannot carry travel as ``{"$hil": KIND, ...}`` objects (bytes,
+NaN/inf, tuples, non-str dict keys, an unsupported object, event buffers, the
+agent's connectivity callback).
 """
 
 import gc
@@ -33,8 +41,8 @@ try:
 except ImportError:  # a port without select: tether timeouts are checked after the fact
     select = None
 
-PREFIX = "@@HIL@@ "
-AGENT_PROTOCOL = 1
+PREFIX = "\x1e"
+AGENT_PROTOCOL = 2
 ESCAPE = "$hil"
 try:  # the port's own values (newlib builds differ from Linux: ETIMEDOUT is 116 there)
     from errno import ECONNREFUSED, ETIMEDOUT
@@ -43,6 +51,30 @@ except ImportError:
     ECONNREFUSED = 111
 
 _IS_MICROPYTHON = sys.implementation.name == "micropython"
+#: write replies straight into the console stream (bare-metal ports: a UART or USB
+#: buffer takes each piece as cheaply as one line); an OS port (unix) builds the line,
+#: so that one reply is one write(2)
+_STREAM_REPLIES = _IS_MICROPYTHON and sys.platform not in ("linux", "darwin", "win32", "freebsd")
+
+try:  # compact JSON (no spaces): MicroPython 1.25 and CPython take separators=
+    json.dumps([1, {"a": 1}], separators=(",", ":"))
+
+    def _dumps(obj):
+        return json.dumps(obj, separators=(",", ":"))
+
+    def _dump(obj, stream):
+        json.dump(obj, stream, separators=(",", ":"))
+except TypeError:  # a port built without MICROPY_PY_JSON_SEPARATORS
+    def _dumps(obj):
+        return json.dumps(obj)
+
+    def _dump(obj, stream):
+        json.dump(obj, stream)
+
+
+def _has_escape(line):
+    """Whether a request line may hold a ``$hil`` escape (also spelled with \\u escapes)."""
+    return b"hil" in line or b"\\u" in line
 
 
 class AgentError(Exception):
@@ -158,11 +190,49 @@ def encode_value(value):
     return {ESCAPE: "object", "type": t.__name__, "repr": repr(value)}
 
 
+def _new_buffer(kind, size):
+    if kind == "bytearray":
+        return bytearray(size)
+    if kind == "memoryview":
+        return memoryview(bytearray(size))
+    if kind == "bytes":
+        return bytes(size)
+    return memoryview(bytes(size))  # readonly_memoryview
+
+
+class PortClock:
+    """The host port's ``platform`` hook with clocks that read what they were set to
+    (host hooks ``wall_clock_ms`` and ``monotonic_ms``): each stands still until set
+    again, so a test can put the client exactly on a boundary. A clock not given, and
+    the random bytes, stay the port's own (the binding uses the host's for any method
+    the object lacks).
+    """
+
+    def __init__(self):
+        self._ms = {}
+
+    def set(self, name, ms):
+        if type(ms) is not int or ms < 0:
+            raise AgentError("%s must be an int >= 0, got %r" % (name, ms))
+        if name in self._ms and name == "monotonic_ms" and ms < self._ms[name]:
+            raise AgentError("monotonic_ms must not go back (%d after %d)" % (ms, self._ms[name]))
+        self._ms[name] = ms
+        clock = self._ms
+        # an instance attribute: the binding looks the method up on the object
+        setattr(self, "wall_ms" if name == "wall_clock_ms" else "monotonic_ms", lambda: clock[name])
+
+    def has(self, name):
+        return name in self._ms
+
+
 class Agent:
     def __init__(self, stdin=None, stdout=None):
         self.stdin = stdin if stdin is not None else sys.stdin
         self.stdout = stdout if stdout is not None else sys.stdout
         self._out = getattr(self.stdout, "buffer", None)
+        # replies go straight into the interpreter's own console stream (json.dump needs
+        # a native stream); any other stdout gets whole lines
+        self._stream = _STREAM_REPLIES and stdout is None
         self._in = getattr(self.stdin, "buffer", self.stdin)
         # CPython's buffered stdin would hide pending bytes from poll(); read raw and
         # keep our own line buffer there. MicroPython's stdin has no such buffer.
@@ -183,21 +253,30 @@ class Agent:
         self.reenter_op = None
         self.callback_log = []
         self.battery = -1
+        self.wall_clock = None
         self.tether_seq = 0
         self.tether_on = False
         self.tether_bare_status = False
         self.base_hook_calls = []
         self.running = True
         self._saved_transport = None
+        self._ops = {}  # op name -> the agent's own op_ method, or None (an SDK method or unknown)
 
     # --- console I/O --------------------------------------------------------------
 
     def emit(self, obj):
-        line = PREFIX + json.dumps(obj) + "\n"
+        if self._stream:
+            # MicroPython's stream writer takes str and bytes alike: half the time of
+            # building, encoding and writing the line
+            out = self._out if self._out is not None else self.stdout
+            out.write(PREFIX)
+            _dump(obj, out)
+            out.write("\n")  # MicroPython's console is unbuffered: nothing to flush
+            return
         if self._out is not None:
-            self._out.write(line.encode("utf-8"))
+            self._out.write((PREFIX + _dumps(obj) + "\n").encode("utf-8"))
         else:
-            self.stdout.write(line)
+            self.stdout.write(PREFIX + _dumps(obj) + "\n")
         try:
             self.stdout.flush()
         except AttributeError:
@@ -282,16 +361,20 @@ class Agent:
         kind = spec.get("type", "bytearray")
         buf = self.buffers.get(name) if name is not None else None
         if buf is None or len(buf) != size:
-            if kind == "bytearray":
-                buf = bytearray(size)
-            elif kind == "memoryview":
-                buf = memoryview(bytearray(size))
-            elif kind == "bytes":
-                buf = bytes(size)
-            elif kind == "readonly_memoryview":
-                buf = memoryview(bytes(size))
-            else:
+            if kind not in ("bytearray", "memoryview", "bytes", "readonly_memoryview"):
                 raise AgentError("unknown buffer type %r" % (kind,))
+            try:
+                buf = _new_buffer(kind, size)
+            except MemoryError:
+                # Arguments are decoded before the operation runs, so the previous
+                # client and its buffer are still alive here; on a small MCU heap
+                # that is the difference between fitting and not. Free what the
+                # next init would free anyway, then try once more.
+                self._forget_client()
+                self.buffers = {}
+                buf = None
+                gc.collect()
+                buf = _new_buffer(kind, size)
             if name is not None:
                 self.buffers[name] = buf
         return buf
@@ -342,24 +425,55 @@ class Agent:
         honch = self._import_honch()
         return {"file": getattr(honch, "__file__", None), "version": getattr(honch, "__version__", None)}
 
+    def op_exports(self, names):
+        """How the package ``honch`` exports each of ``names``: as an attribute, in
+        ``__all__`` (None without one), through ``from honch import *`` (None where the
+        port has no ``exec``), and a class's base class names."""
+        honch = self._import_honch()
+        listed = getattr(honch, "__all__", None)
+        star = {}
+        try:
+            run = exec
+        except NameError:  # a port built without exec
+            star = None
+        else:
+            try:
+                run("from honch import *", star)
+            except Exception:  # e.g. __all__ names something the package lacks
+                star = {}
+        out = {}
+        for name in names:
+            obj = getattr(honch, name, None)
+            bases = getattr(obj, "__bases__", None) if isinstance(obj, type) else None
+            out[name] = {"attribute": obj is not None,
+                         "all": None if listed is None else name in listed,
+                         "star": None if star is None else name in star,
+                         "bases": None if bases is None else [b.__name__ for b in bases]}
+        return out
+
     def _client(self):
         if self.client is None:
             raise AgentError("no client on the device: call init first")
         return self.client
+
+    def _reenter(self, op, where):
+        """Call ``op`` on the client from inside a callback it is running; log the outcome."""
+        try:
+            getattr(self.client, op)()
+            self.callback_log.append({"op": op, "ok": True, "from": where})
+        except Exception as exc:
+            entry = self.describe_exception(exc)
+            entry["op"] = op
+            entry["ok"] = False
+            entry["from"] = where
+            self.callback_log.append(entry)
 
     def connectivity_callback(self):
         self.callback_calls += 1
         op = self.reenter_op
         if op is not None:
             self.reenter_op = None
-            try:
-                getattr(self.client, op)()
-                self.callback_log.append({"op": op, "ok": True})
-            except Exception as exc:
-                entry = self.describe_exception(exc)
-                entry["op"] = op
-                entry["ok"] = False
-                self.callback_log.append(entry)
+            self._reenter(op, "connectivity_callback")
         value = self.online
         if isinstance(value, dict) and value.get(ESCAPE) == "raise":
             raise RuntimeError(value.get("message", "connectivity callback failed"))
@@ -450,6 +564,7 @@ class Agent:
     def op_drop(self):
         """Forget the client without shutting it down (between tests)."""
         self._forget_client()
+        self.buffers = {}  # a named buffer lives for one test (C44), not the session
         self.online = True
         self.reenter_op = None
         self.callback_log = []
@@ -468,6 +583,7 @@ class Agent:
             except Exception:
                 pass
         self.client = None
+        self.wall_clock = None
 
     def op_init(self, config, host_hooks=None):
         honch = self._import_honch()
@@ -487,13 +603,50 @@ class Agent:
                 hooks["battery_callback"] = self.battery_callback
             elif key in ("state_path", "crash_report"):
                 hooks[key] = host_hooks[key]
+            elif key in ("wall_clock_ms", "monotonic_ms"):
+                if self.wall_clock is None:
+                    self.wall_clock = PortClock()
+                self.wall_clock.set(key, host_hooks[key])
+                hooks["platform"] = self.wall_clock
+            elif key == "reenter_transport":
+                hooks["transport"] = self._reentering_transport(host_hooks[key])
+            elif key == "auto_properties":
+                auto = host_hooks[key]  # already decoded with the other arguments
+                hooks["auto_properties_callback"] = lambda: auto
             else:
-                raise AgentError("unknown host hook %r (known: battery, state_path, crash_report)" % (key,))
+                raise AgentError("unknown host hook %r (known: battery, state_path, crash_report, wall_clock_ms, "
+                                 "monotonic_ms, auto_properties, reenter_transport)" % (key,))
         # the wrapper's internal constructor for host hooks (docs/sdk.md): capability host_hooks
         with_hooks = getattr(honch.Honch, "_with_port_hooks", None)
         if with_hooks is None:
             raise AgentError("this port has no host hooks (capability host_hooks)")
         return with_hooks(hooks, **config)
+
+    def _reentering_transport(self, op):
+        """The host port's own transport (honch_transport.post_chunk), which first calls
+        ``op`` on the client once, from inside the request the client is making."""
+        import honch_transport  # host port only
+
+        pending = [op]
+
+        def transport(*args, **kwargs):
+            if pending:
+                self._reenter(pending.pop(), "transport")
+            return honch_transport.post_chunk(*args, **kwargs)
+        return transport
+
+    def op_set_wall_clock(self, ms):
+        """Set the wall clock of a client made with the ``wall_clock_ms`` host hook."""
+        self._port_clock("wall_clock_ms").set("wall_clock_ms", ms)
+
+    def op_set_monotonic(self, ms):
+        """Set the monotonic clock of a client made with the ``monotonic_ms`` host hook."""
+        self._port_clock("monotonic_ms").set("monotonic_ms", ms)
+
+    def _port_clock(self, name):
+        if self.wall_clock is None or not self.wall_clock.has(name):
+            raise AgentError("the client has no settable clock %s (host hook %s)" % (name, name))
+        return self.wall_clock
 
     def op_set_battery(self, level):
         self.battery = level
@@ -621,7 +774,7 @@ class Agent:
             if line == b"":
                 raise OSError(ECONNREFUSED, "console closed")
             msg = self._parse(line)
-            if msg is None or msg.get("tether") != seq:
+            if type(msg) is not dict or msg.get("tether") != seq:
                 continue  # a late answer to an earlier request, or noise
             if _elapsed_ms(start) > timeout_ms:
                 raise OSError(ETIMEDOUT, "tether answer arrived after the timeout")
@@ -641,39 +794,104 @@ class Agent:
             msg = json.loads(line)
         except (ValueError, TypeError):
             return None
-        return msg if type(msg) is dict else None
+        t = type(msg)
+        return msg if t is list or t is dict else None
 
-    def handle(self, msg):
-        rid = msg.get("id")
-        op = msg.get("op")
+    def request(self, line):
+        """A request line as ``[id, op, args, kwargs]`` (id None when the line has none), or
+        None for a line that is not one (blank lines, late tether answers, noise)."""
+        c = line[0] if line else 0
+        if c == 123:  # "{": the older JSON form; also tether answers, which are no request
+            msg = self._parse(line)
+            if type(msg) is not dict or "op" not in msg:
+                return None
+            return [msg.get("id"), msg.get("op"), msg.get("args"), msg.get("kwargs")]
+        rid = None
+        parts = line.split(b" ", 1)
+        if 48 <= c <= 57:  # a digit: "7 op ..." carries an id
+            try:
+                rid = int(parts[0])
+            except ValueError:
+                return None
+            if len(parts) < 2:
+                return None
+            parts = parts[1].split(b" ", 1)
+            c = parts[0][0] if parts[0] else 0
+        if not (97 <= c <= 122 or c == 95):  # an op starts with a-z or "_"
+            return None
         try:
-            args = self.decode_value(msg.get("args") or [])
-            kwargs = self.decode_value(msg.get("kwargs") or {})
-            method = getattr(self, "op_" + op, None) if type(op) is str else None
-            if method is not None:
-                result = method(*args, **kwargs)
-            elif op in CLIENT_OPS:
-                result = getattr(self._client(), op)(*args, **kwargs)
+            op = parts[0].decode()
+        except UnicodeError:
+            return None
+        if len(parts) < 2:
+            return [rid, op, None, None]
+        data = self._parse(parts[1])
+        if type(data) is list:
+            return [rid, op, data, None]
+        if type(data) is dict:
+            return [rid, op, data.get("args"), data.get("kwargs")]
+        return [rid, op, _MALFORMED, None]
+
+    def handle(self, msg, escapes=True):
+        """Run one request ``[id, op, args, kwargs]`` (args and kwargs may be None) and
+        emit its reply. ``escapes=False``: the request line holds no ``$hil`` escape,
+        so its values need no decoding."""
+        rid, op, args, kwargs = msg
+        try:
+            if args is _MALFORMED:
+                raise AgentError("the arguments of %r are not a JSON list or object" % (op,))
+            if escapes:
+                args = self.decode_value(args or [])
+                kwargs = self.decode_value(kwargs or {})
+            method = None
+            if type(op) is str:
+                try:
+                    method = self._ops[op]
+                except KeyError:
+                    method = self._ops[op] = getattr(self, "op_" + op, None)
+            if method is None:
+                if op not in CLIENT_OPS:
+                    raise AgentError("unknown op %r" % (op,))
+                method = getattr(self._client(), op)
+            if kwargs:
+                result = method(*(args or ()), **kwargs)
+            elif args:
+                result = method(*args)
             else:
-                raise AgentError("unknown op %r" % (op,))
-            reply = {"id": rid, "ok": True, "result": encode_value(result)}
+                result = method()
+            reply = [rid] if result is None else [rid, encode_value(result)]
         except Exception as exc:
-            reply = {"id": rid, "ok": False, "error": self.describe_exception(exc)}
+            reply = [rid, None, self.describe_exception(exc)]
         self.emit(reply)
 
     def serve(self):
         if hasattr(sys, "excepthook"):
             sys.excepthook = self._base_excepthook
         self.emit({"ready": True, "agent": AGENT_PROTOCOL, "implementation": sys.implementation.name})
+        # MicroPython's stdin has no buffer of its own to bypass: its readline() straight
+        # in the loop (read_line() serves the tether's waits, with their timeouts)
+        readline = self._in.readline if self._raw is None else None
+        request = self.request
+        handle = self.handle
         while self.running:
-            line = self.read_line()
-            if line == b"":
-                break
-            msg = self._parse(line)
-            if msg is None or "op" not in msg:
-                continue  # blank lines, echoes, late tether answers
-            self.handle(msg)
+            if readline is None:
+                line = self.read_line()
+                if line == b"":
+                    break
+            else:
+                line = readline()
+                if not line:
+                    break
+                if type(line) is str:
+                    line = line.encode("utf-8")
+                line = line.rstrip(b"\r\n")
+            msg = request(line)
+            if msg is not None:
+                handle(msg, _has_escape(line))
 
+
+#: request arguments that are not JSON (the agent answers with an AgentError)
+_MALFORMED = object()
 
 #: SDK methods that map one-to-one onto an op of the same name.
 CLIENT_OPS = ("track", "identify", "set_property", "session_start", "session_end",

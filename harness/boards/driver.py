@@ -17,10 +17,11 @@ import weakref
 from pathlib import Path
 
 from harness.artifacts import artifact_name
-from harness.agent.codec import PREFIX
+from harness.agent.codec import LEGACY_PREFIX, PREFIX
 from harness.agent.client import AgentClient, AgentFailure, AgentTimeout, BoardGone, BoardRebooted
 from harness.boards.inventory import RAW_REPL_KINDS, ROOT, BoardSpec
 from harness.boards.qemu import QemuError, QemuInstance, firmware_target
+from harness.boards.starvation import StarvationMeter
 from harness.boards.links import ByteLog, LinkError, PtyLink, SerialLink, SubprocessLink
 
 AGENT_SOURCE = ROOT / "harness" / "agent" / "honch_agent.py"
@@ -49,9 +50,11 @@ class BoardUnreachable(BoardError):
 
 
 #: the agent's own ``exit`` op, under an id no AgentClient uses; the emulated firmware
-#: ignores Ctrl-C while code runs, so this is the one reliable way to end the agent
+#: ignores Ctrl-C while code runs, so this is the one reliable way to end the agent.
+#: The request keeps the dict form every agent version understands.
 EXIT_REQUEST = b'{"id": "hil-exit", "op": "exit"}\r\n'  # \r: a friendly REPL answers with a prompt
-EXIT_REPLY = b'"id": "hil-exit"'
+#: its reply from this agent (protocol 2) and from an agent before it (protocol 1)
+EXIT_REPLIES = (PREFIX + b'["hil-exit"]', LEGACY_PREFIX + b'{"id": "hil-exit"')
 #: after the agent's main() returns, the raw REPL ends the output (EOT, EOT) and prompts
 RAW_PROMPT = b"\x04>"
 FRIENDLY_PROMPT = b">>> "
@@ -82,6 +85,8 @@ class BoardDriver:
         self.health_failures = 0
         #: why the board is gone for good (its QEMU or link ended under us), or None
         self.lost: str | None = None
+        #: run-queue wait of the board's processes and the harness (timing upper bounds)
+        self.starvation = StarvationMeter(self.process_ids)
         _LIVE.add(self)
 
     # --- logs ---------------------------------------------------------------------
@@ -129,9 +134,20 @@ class BoardDriver:
 
     # --- lifecycle ------------------------------------------------------------------
 
+    def process_ids(self) -> list[int]:
+        """The host processes that run the board itself (none for hardware behind a link)."""
+        pids = []
+        if self.qemu is not None and self.qemu.process is not None:
+            pids.append(self.qemu.process.pid)
+        process = getattr(self.link, "process", None)
+        if process is not None:
+            pids.append(process.pid)
+        return pids
+
     def start(self) -> "BoardDriver":
         if self.agent is not None:
             return self
+        self.starvation.start()
         self.stop()  # a half-open link from a failed start or reset
         try:
             self._open()
@@ -300,10 +316,9 @@ class BoardDriver:
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 seen += self.link.read(min(0.2, deadline - time.monotonic()))
-                reply_at = seen.find(EXIT_REPLY, max(0, seen.find(PREFIX)))
-                if PREFIX in seen and reply_at >= 0:
-                    after = seen[reply_at:]
-                    if RAW_PROMPT in after or FRIENDLY_PROMPT in after:
+                replied = [seen[at:] for at in map(seen.find, EXIT_REPLIES) if at >= 0]
+                if replied:
+                    if RAW_PROMPT in replied[0] or FRIENDLY_PROMPT in replied[0]:
                         return "exited"
                 elif FRIENDLY_PROMPT in seen:
                     return "repl"

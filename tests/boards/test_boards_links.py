@@ -66,9 +66,9 @@ def test_serial_link_is_exclusive(fake_device):
 def test_bytelog_redacts_secrets_split_across_reads(tmp_path):
     log = ByteLog(tmp_path / "x.log")
     log.redact("hil-secret-key")
-    log.rx(b'@@HIL@@ {"tether": 1, "headers": [["X-Honch-Project-Key", "hil-sec')
+    log.rx(b'\x1e{"tether":1,"headers":[["X-Honch-Project-Key","hil-sec')
     log.rx(b'ret-key"]]}\n')
-    log.tx(b'{"op": "init", "args": [{"api_key": "hil-secret-key"}]}\n')
+    log.tx(b'init [{"api_key":"hil-secret-key"}]\n')
     log.close()
     text = (tmp_path / "x.log").read_text()
     assert "hil-secret-key" not in text and "hil-sec" not in text
@@ -77,7 +77,7 @@ def test_bytelog_redacts_secrets_split_across_reads(tmp_path):
 
 def test_driver_enters_raw_repl_with_mpremote_and_starts_the_frozen_agent(started):
     assert started.info["implementation"] == "cpython"
-    assert started.info["agent"] == 1
+    assert started.info["agent"] == 2
     log = started.log_path.read_text()
     assert "raw REPL; CTRL-B to exit" in log and "honch_agent.main()" in log
 
