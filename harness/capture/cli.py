@@ -96,7 +96,7 @@ def serve(args) -> int:
     try:
         server = CaptureServer(args.host, args.port, prefix=args.prefix, open_tenants=args.open,
                                control_token=token, partial_ttl=args.partial_ttl,
-                               read_timeout=args.read_timeout, observer=observe, max_memory=args.max_memory)
+                               read_timeout=args.read_timeout, observer=None if args.quiet and transcript is None else observe, max_memory=args.max_memory)
     except ValueError as exc:
         print(f"honch-hil serve: {exc}", file=sys.stderr)
         return 2

@@ -108,8 +108,34 @@ def find_head_end(buffer: bytes | bytearray) -> int:
     return -1
 
 
+_TOKEN_TEXT = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_VALUE_TEXT = r"(?:[\x21-\x7e\x80-\xff](?:[\x20-\x7e\x80-\xff\t]*[\x21-\x7e\x80-\xff])?)?"
+#: The whole of a well-formed head in one match (over its latin-1 text), and its field lines:
+#: exactly what the line parser below accepts, in one C-level pass.
+_WELL_FORMED_HEAD = re.compile(
+    rf"({_TOKEN_TEXT}) ([\x21-\x7e]+) (HTTP/[0-9]\.[0-9])((?:\r\n{_TOKEN_TEXT}:[ \t]*{_VALUE_TEXT}[ \t]*)*)")
+_FIELD_LINE = re.compile(rf"\r\n({_TOKEN_TEXT}):[ \t]*({_VALUE_TEXT})[ \t]*")
+
+
 def parse_head(head: bytes) -> RequestHead:
-    """Parse the bytes before the blank line that ends a request head."""
+    """Parse the bytes before the blank line that ends a request head.
+
+    A well-formed head is parsed by one regular expression; anything it does not match
+    (or more than MAX_HEADER_LINES lines) goes to the strict line parser
+    :func:`parse_head_strict`, which gives the same result for what the expression
+    matches and the precise error for the rest."""
+    text = head.decode("latin-1")
+    match = _WELL_FORMED_HEAD.fullmatch(text)
+    if match is not None:
+        method, target, version, fields = match.groups()
+        headers = _FIELD_LINE.findall(fields) if fields else []
+        if len(headers) <= MAX_HEADER_LINES:
+            return RequestHead(method, target, version, headers)
+    return parse_head_strict(head)
+
+
+def parse_head_strict(head: bytes) -> RequestHead:
+    """The line-by-line parser: every malformation raises HeadError with its reason."""
     lines = head.split(b"\r\n")
     if len(lines) - 1 > MAX_HEADER_LINES:
         raise HeadError(431, f"more than {MAX_HEADER_LINES} header lines")
@@ -201,6 +227,22 @@ def serialize_response(status: int, headers: list[tuple[str, str]] | None = None
 
     1xx, 204 and 304 answers never carry a body or a Content-Length (RFC 9110); the
     answer to HEAD keeps the Content-Length of the body it does not send."""
+    if not headers and not body:
+        key = (status, keep_alive)
+        answer = _PLAIN_ANSWERS.get(key)
+        if answer is None:
+            answer = _PLAIN_ANSWERS[key] = _serialize(status, None, b"", keep_alive)
+        return answer
+    answer = _serialize(status, headers, body, keep_alive)
+    return answer if head_only or status < 200 or status in (204, 304) else answer + body
+
+
+#: Answers without headers or body, by (status, keep_alive): 204, 202 and the like.
+_PLAIN_ANSWERS: dict[tuple[int, bool], bytes] = {}
+
+
+def _serialize(status: int, headers, body: bytes, keep_alive: bool) -> bytes:
+    """The status line and header section of an answer (with its blank line)."""
     lines = [f"HTTP/1.1 {status} {reason_phrase(status)}"]
     for name, value in headers or ():
         lines.append(f"{name}: {value}")
@@ -213,4 +255,4 @@ def serialize_response(status: int, headers: list[tuple[str, str]] | None = None
         lines.append(f"Content-Length: {len(body)}")
     if not keep_alive:
         lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head_only else body)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

@@ -11,6 +11,7 @@ Every function returns a ``Verdict``; none raises for bad input.
 
 from __future__ import annotations
 
+import re
 import time
 
 from harness import protocol as P
@@ -32,7 +33,7 @@ class Request:
     Content-Length no larger than the applicable limit and no Transfer-Encoding.
     """
 
-    __slots__ = ("head", "t", "body", "content_length", "body_read", "truncated")
+    __slots__ = ("head", "t", "body", "content_length", "body_read", "truncated", "forms")
 
     def __init__(self, head: RequestHead, t: float, body: bytes = b"", content_length: int | None = None,
                  body_read: bool = False, truncated: bool = False):
@@ -42,6 +43,8 @@ class Request:
         self.content_length = content_length
         self.body_read = body_read
         self.truncated = truncated
+        #: (server secrets, redaction forms) cached by the server for this request's outputs
+        self.forms = None
 
     @property
     def body_problem(self) -> str | None:
@@ -151,12 +154,15 @@ def check_headers(request: Request, frame_limit: int) -> Verdict | None:
     return None
 
 
+_STREAM_ID_BYTES = re.compile(f"[{re.escape(chr(P.HEADER_VALUE_MIN_BYTE))}-{re.escape(chr(P.HEADER_VALUE_MAX_BYTE))}]*\\Z")
+
+
 def stream_id_problem(stream_id: str) -> str | None:
     if not stream_id:
         return f"{P.HEADER_STREAM_ID} is empty"
     if len(stream_id) > P.STREAM_ID_MAX_LEN:
         return f"{P.HEADER_STREAM_ID} is {len(stream_id)} bytes long; at most {P.STREAM_ID_MAX_LEN} allowed"
-    if any(not P.HEADER_VALUE_MIN_BYTE <= ord(c) <= P.HEADER_VALUE_MAX_BYTE for c in stream_id):
+    if not _STREAM_ID_BYTES.match(stream_id):
         return f"{P.HEADER_STREAM_ID} contains bytes outside 0x21-0x7E"
     return None
 

@@ -27,6 +27,8 @@ REDACTED_BYTES = REDACTED.encode()
 SHORT_SECRET = 6
 
 _COMPACT = {"separators": (",", ":")}
+#: ``json.dumps(value, separators=(",", ":"))`` without building an encoder per call
+_dumps = json.JSONEncoder(**_COMPACT).encode
 #: Head lines naming the project key, read leniently from bytes that did not parse as a head.
 _RAW_KEY_LINE = re.compile(rb"(?im)^x-honch-project-key[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$")
 
@@ -115,6 +117,11 @@ class Redactor:
     def _rebuild(self) -> None:
         self._all = Forms(f for forms in self._forms.values() for f in forms)
 
+    @property
+    def base_forms(self) -> Forms:
+        """The forms of the server's secrets (a new object whenever they change)."""
+        return self._all
+
     def forms(self, extra=()) -> Forms:
         """Every form to look for: the server's secrets plus those of ``extra`` (a request's keys)."""
         unknown = [s for s in extra if s and s not in self._forms]
@@ -161,11 +168,11 @@ class Redactor:
     def document(self, value, extra=(), forms: Forms | None = None) -> tuple[object, str]:
         """(redacted value, its compact JSON text)."""
         forms = self.forms(extra) if forms is None else forms
-        text = json.dumps(value, **_COMPACT)
+        text = _dumps(value)
         # the forms include each secret's JSON-escaped spelling, so a look at the text suffices
         if forms.found_in(text):
             value = self.value_with(value, forms)
-            text = json.dumps(value, **_COMPACT)
+            text = _dumps(value)
         return value, text
 
     def recheck(self, text: str, forms: Forms) -> str:

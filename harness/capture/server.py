@@ -230,7 +230,7 @@ class _App:
         return verdict
 
     def _store_events(self, request: Request, tenant, events: list[dict]) -> None:
-        forms = self.redactor.forms(_keys(request))
+        forms = self._forms(request)
         document = self.redactor.document
         tenant.store_events([document(event, forms=forms)[1] for event in events], request.t)
 
@@ -239,7 +239,7 @@ class _App:
     def _answer(self, conn, request: Request, tenant, verdict: Verdict, *, fault, processed: bool = True,
                 lose: bool = False) -> None:
         status = 0 if lose else verdict.status
-        forms = self.redactor.forms(_keys(request))
+        forms = self._forms(request)
         # reasons may quote the path or a header; neither answer nor log may carry a key
         reason = self.redactor.text_with(verdict.reason, forms)
         if lose:
@@ -278,7 +278,7 @@ class _App:
             "events": len(verdict.events) if verdict is not None else 0,
         }
         record, text = self.redactor.document(record, forms=forms)
-        body = self.redactor.data(request.body, _keys(request)) if request.body else b""
+        body = forms.data(request.body) if request.body else b""
         if tenant is not None:
             # body_hex comes last and is written only when the log is read
             tenant.log_request(request.t, text[:-1] + ',"body_hex":"', body)
@@ -286,6 +286,15 @@ class _App:
         if self.observer is not None:
             self._observe({"kind": "capture", "tenant": tenant.alias if tenant else self._alias_of(request),
                            "decoded": decoded, **record, "body_hex": body.hex()})
+
+    def _forms(self, request: Request):
+        """The forms to redact this request's outputs with: the server's secrets and the
+        request's own keys, computed once per request while the server's secrets stay the same."""
+        cached = request.forms
+        base = self.redactor.base_forms
+        if cached is None or cached[0] is not base:
+            cached = request.forms = (base, self.redactor.forms(_keys(request)))
+        return cached[1]
 
     def _alias_of(self, request: Request) -> str | None:
         keys = ingest.project_keys(request.head)
@@ -559,6 +568,9 @@ class _Connection(asyncio.Protocol):
 def _keeps_alive(head) -> bool:
     """HTTP/1.1 without a ``close`` connection option (RFC 9112 9.3)."""
     if head.version != "HTTP/1.1":
+        return False
+    values = head.values("Connection")
+    if len(values) == 1 and values[0] in ("close", "Close"):
         return False
     return not any("close" in (token.strip().lower() for token in value.split(","))
                    for value in head.values("Connection"))

@@ -373,22 +373,23 @@ def _key_label(key) -> str:
     return _short(key)
 
 
-def _check_limits(data: bytes, reader: _Reader, msg: Message, limits: Limits) -> None:
+def _check_limits(data: bytes, stats: _Stats, msg: Message, limits: Limits) -> None:
     if len(data) > limits.message:
         raise WireError(413, f"message of {len(data)} bytes exceeds the {limits.message}-byte limit")
     if len(msg.events) > limits.events:
         raise WireError(413, f"{len(msg.events)} events exceed the limit of {limits.events} per message")
-    lengths = reader.stats.string_lengths
+    lengths = stats.string_lengths
     if len(lengths) > limits.strings:
         raise WireError(413, f"{len(lengths)} string-table entries exceed the limit of {limits.strings}")
-    for i, n in enumerate(lengths):
-        if n > limits.string_bytes:
-            raise WireError(413, f"string #{i} of {n} bytes exceeds the {limits.string_bytes}-byte limit")
+    if lengths and max(lengths) > limits.string_bytes:
+        for i, n in enumerate(lengths):
+            if n > limits.string_bytes:
+                raise WireError(413, f"string #{i} of {n} bytes exceeds the {limits.string_bytes}-byte limit")
     total = sum(lengths)
     if total > limits.all_string_bytes:
         raise WireError(413, f"{total} bytes of strings exceed the limit of {limits.all_string_bytes}")
     if limits.properties is not None:
-        count, index = reader.stats.max_properties
+        count, index = stats.max_properties
         if count > limits.properties:
             raise WireError(413, f"event #{index} has {count} properties, above the limit of {limits.properties}")
 
@@ -398,12 +399,275 @@ def decode_message(data, limits: Limits = CAPTURE_LIMITS) -> Message:
 
     A complete structural pass first (``WireError(400)`` in reading order), then the
     hard limits of ``limits`` (413). Semantic rules (422) are :func:`validate_message`'s.
+
+    The structural pass is tried first by :func:`_decode_fast`, which builds the same
+    model without composing any reason; whenever it meets anything it does not accept
+    (a malformed byte, a truncation, an unusual encoding), the strict ``_Reader`` reads
+    the message again from the start and decides, so every rejection and its reason
+    come from the one strict reader.
     """
     data = bytes(data)
-    reader = _Reader(data)
-    msg = reader.message()
-    _check_limits(data, reader, msg, limits)
+    decoded = _decode_fast(data)
+    if decoded is None:
+        reader = _Reader(data)
+        msg = reader.message()
+        stats = reader.stats
+    else:
+        msg, stats = decoded
+    _check_limits(data, stats, msg, limits)
     return msg
+
+
+class _Fallback(Exception):
+    """The fast decoder leaves this message to the strict reader."""
+
+
+_FALLBACK = _Fallback()
+
+
+def _long_uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    """A uvarint of two or more bytes at ``data[pos]`` (its first byte has the high bit
+    set); anything the strict reader would refuse raises ``_Fallback``."""
+    start = pos
+    result = 0
+    shift = 0
+    while True:
+        b = data[pos]  # IndexError when truncated
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            break
+        if pos - start == 10:
+            raise _FALLBACK
+        shift += 7
+    if b == 0 or result > 0xFFFF_FFFF_FFFF_FFFF:
+        raise _FALLBACK
+    return result, pos
+
+
+def _decode_fast(data: bytes):
+    """The structural pass of ``_Reader.message`` for a well-formed message, with the
+    one-byte varint case inline and no reason text built: (Message, _Stats), or None
+    when the strict reader must decide (it then raises the exact WireError, or, should
+    this pass have been more cautious than the rules, accepts the message itself)."""
+    try:
+        return _decode_fast_or_raise(data)
+    except (_Fallback, IndexError, UnicodeDecodeError, ValueError, TypeError, OverflowError, RecursionError):
+        return None
+
+
+def _decode_fast_or_raise(data: bytes):
+    end = len(data)
+    # format_version, message_kind and flags are one-byte varints with fixed values
+    # (any other first byte is another value or a non-minimal encoding)
+    if end < 4 or data[0] != WIRE_VERSION or data[1] != MESSAGE_KIND_EVENT_BATCH \
+            or data[2] != FLAG_CONTEXT_PROMOTES_PROPERTIES:
+        raise _FALLBACK
+    b = data[3]
+    if b < 0x80:
+        base_time_ms, pos = b, 4
+    else:
+        base_time_ms, pos = _long_uvarint(data, 3)
+
+    # string table
+    n = data[pos]
+    if n < 0x80:
+        pos += 1
+    else:
+        n, pos = _long_uvarint(data, pos)
+    if n > end - pos:
+        raise _FALLBACK
+    strings: list[str] = []
+    lengths: list[int] = []
+    for _ in range(n):
+        size = data[pos]
+        if size < 0x80:
+            pos += 1
+        else:
+            size, pos = _long_uvarint(data, pos)
+        stop = pos + size
+        if stop > end:
+            raise _FALLBACK
+        strings.append(data[pos:stop].decode("utf-8"))  # UnicodeDecodeError: the strict reader says where
+        lengths.append(size)
+        pos = stop
+    n_strings = len(strings)
+    if len(set(strings)) != n_strings:
+        raise _FALLBACK  # a duplicate string
+
+    # string references must be first used in table order: ``fresh`` is the index the
+    # next first reference must use
+    fresh = 0
+
+    def first_use(index: int) -> None:
+        nonlocal fresh
+        if index != fresh or index >= n_strings:
+            raise _FALLBACK
+        fresh += 1
+
+    # Varints are read inline below (one-byte case, else _long_uvarint): a call per
+    # varint was a fifth of the server's request path before this pass existed.
+
+    def value(pos: int, depth: int):
+        tag = data[pos]
+        pos += 1
+        if tag == TAG_STRING:
+            index = data[pos]
+            if index < 0x80:
+                pos += 1
+            else:
+                index, pos = _long_uvarint(data, pos)
+            if index >= fresh:
+                first_use(index)
+            return strings[index], pos
+        if tag == TAG_UINT or tag == TAG_INT:
+            number = data[pos]
+            if number < 0x80:
+                pos += 1
+            else:
+                number, pos = _long_uvarint(data, pos)
+            if tag == TAG_UINT:
+                v = UInt.__new__(UInt)
+                v.value = number
+            else:
+                v = Int.__new__(Int)
+                v.value = (number >> 1) ^ -(number & 1)
+            return v, pos
+        if tag <= TAG_TRUE:  # TAG_NULL, TAG_FALSE, TAG_TRUE
+            return (None, False, True)[tag], pos
+        if tag == TAG_F32 or tag == TAG_F64:
+            size = F32_SIZE if tag == TAG_F32 else F64_SIZE
+            if pos + size > end:
+                raise _FALLBACK
+            v = F32.__new__(F32) if tag == TAG_F32 else F64.__new__(F64)
+            v.bits = data[pos:pos + size]
+            return v, pos + size
+        if tag == TAG_BYTES:
+            size = data[pos]
+            if size < 0x80:
+                pos += 1
+            else:
+                size, pos = _long_uvarint(data, pos)
+            if pos + size > end:
+                raise _FALLBACK
+            v = Bytes.__new__(Bytes)
+            v.data = data[pos:pos + size]
+            return v, pos + size
+        if tag == TAG_ARRAY or tag == TAG_MAP:
+            if depth >= MAX_NESTING:
+                raise _FALLBACK
+            count = data[pos]
+            if count < 0x80:
+                pos += 1
+            else:
+                count, pos = _long_uvarint(data, pos)
+            if tag == TAG_ARRAY:
+                if count > end - pos:
+                    raise _FALLBACK
+                items = []
+                for _ in range(count):
+                    item, pos = value(pos, depth + 1)
+                    items.append(item)
+                return items, pos
+            if 2 * count > end - pos:
+                raise _FALLBACK
+            pairs = []
+            for _ in range(count):
+                key, pos = key_at(pos)
+                item, pos = value(pos, depth + 1)
+                pairs.append((key, item))
+            v = Map.__new__(Map)
+            v.pairs = pairs
+            return v, pos
+        raise _FALLBACK  # unknown tag
+
+    def key_at(pos: int):
+        ref = data[pos]
+        if ref < 0x80:
+            pos += 1
+        else:
+            ref, pos = _long_uvarint(data, pos)
+        if ref & 1:
+            index = ref >> 1
+            if index >= fresh:
+                first_use(index)
+            return strings[index], pos
+        if ref == 0:
+            raise _FALLBACK
+        key = Reserved.__new__(Reserved)
+        key.id = ref >> 1
+        return key, pos
+
+    # batch context, ids strictly ascending
+    n = data[pos]
+    if n < 0x80:
+        pos += 1
+    else:
+        n, pos = _long_uvarint(data, pos)
+    if 2 * n > end - pos:
+        raise _FALLBACK
+    context = []
+    previous = -1
+    for _ in range(n):
+        cid = data[pos]
+        if cid < 0x80:
+            pos += 1
+        else:
+            cid, pos = _long_uvarint(data, pos)
+        if cid <= previous:
+            raise _FALLBACK
+        previous = cid
+        item, pos = value(pos, 0)
+        context.append((cid, item))
+
+    # events
+    n = data[pos]
+    if n < 0x80:
+        pos += 1
+    else:
+        n, pos = _long_uvarint(data, pos)
+    if 3 * n > end - pos:
+        raise _FALLBACK
+    events = []
+    most = (0, -1)
+    for i in range(n):
+        index = data[pos]
+        if index < 0x80:
+            pos += 1
+        else:
+            index, pos = _long_uvarint(data, pos)
+        if index >= fresh:
+            first_use(index)
+        name = strings[index]
+        delta = data[pos]
+        if delta < 0x80:
+            pos += 1
+        else:
+            delta, pos = _long_uvarint(data, pos)
+        count = data[pos]
+        if count < 0x80:
+            pos += 1
+        else:
+            count, pos = _long_uvarint(data, pos)
+        if 2 * count > end - pos:
+            raise _FALLBACK
+        if count > most[0]:
+            most = (count, i)
+        properties = []
+        for _ in range(count):
+            key, pos = key_at(pos)
+            item, pos = value(pos, 0)
+            properties.append((key, item))
+        ev = Event.__new__(Event)
+        ev.name, ev.time_delta_ms, ev.properties = name, (delta >> 1) ^ -(delta & 1), properties
+        events.append(ev)
+
+    if pos != end or fresh != n_strings:
+        raise _FALLBACK  # trailing bytes, or a string never referenced
+    stats = _Stats()
+    stats.string_lengths = lengths
+    stats.max_properties = most
+    return _message(base_time_ms, context, events), stats
 
 
 # --------------------------------------------------------------------------- validator
@@ -499,11 +763,107 @@ def _kind_of(v) -> str:
     return "a map"
 
 
+_STRING_CONTEXT_IDS = frozenset(STRING_CONTEXT_IDS)
+_UINT_CONTEXT_IDS = frozenset(UINT_CONTEXT_IDS)
+_REQUIRED_CONTEXT_IDS = frozenset(REQUIRED_CONTEXT_IDS)
+_FORBIDDEN_CUSTOM_KEYS = _RESERVED_NAMES | _PROMOTED_NAMES
+_SCALAR_TYPES = (str, UInt, Int, type(None), bool)
+
+
+def _clean_value(v, in_context: bool, binary: bool) -> bool:
+    t = type(v)
+    if t is str:
+        return bool(v) or not in_context
+    if t is UInt or t is Int or v is None or t is bool:
+        return True
+    if t is F32 or t is F64:
+        return v.is_finite()
+    if t is Bytes:
+        return binary
+    if t is list:
+        for item in v:
+            if not _clean_value(item, in_context, binary):
+                return False
+        return True
+    if t is Map:
+        return _clean_pairs(v.pairs, in_context, binary)
+    return False  # not a decoder type: the strict validator decides
+
+
+def _clean_pairs(pairs, in_context: bool, binary: bool) -> bool:
+    seen = set()
+    for key, value in pairs:
+        t = type(key)
+        if t is str:
+            if not key or key in _FORBIDDEN_CUSTOM_KEYS:
+                return False
+        elif t is Reserved:
+            entry = RESERVED_PROPERTIES.get(key.id)
+            if entry is None:
+                return False
+            kind = entry[1]
+            if kind == "int":
+                if type(value) is not UInt and type(value) is not Int:
+                    return False
+            elif kind == "str" and type(value) is not str:
+                return False
+        else:
+            return False
+        seen.add(key)
+        if not _clean_value(value, in_context, binary):
+            return False
+    return len(seen) == len(pairs)
+
+
+def _looks_valid(msg: Message, binary_properties: bool) -> bool:
+    """True only when :func:`validate_message` certainly finds nothing: the same rules,
+    checked without composing any reason, for the value types the decoder produces.
+    False leaves the verdict (and the reason of the first fault) to the strict rules."""
+    previous = -1
+    present = 0
+    for cid, value in msg.context:
+        if type(cid) is not int or cid <= previous:
+            return False
+        previous = cid
+        if cid in _STRING_CONTEXT_IDS:
+            if type(value) is not str or not value:
+                return False
+        elif cid in _UINT_CONTEXT_IDS:
+            if type(value) is not UInt:
+                return False
+            if cid == DEVICE_TIME_SOURCE_ID and value.value > DEVICE_TIME_SOURCE_MAX:
+                return False
+        elif cid >= CONTEXT_EXTENSION_MIN:
+            if not _clean_value(value, True, binary_properties):
+                return False
+        else:
+            return False
+        if cid in _REQUIRED_CONTEXT_IDS:
+            present += 1
+    if present != len(_REQUIRED_CONTEXT_IDS) or not msg.events:
+        return False
+    base = msg.base_time_ms
+    for event in msg.events:
+        name = event.name
+        if type(name) is not str or not name:
+            return False
+        delta = event.time_delta_ms
+        if type(delta) is not int or type(base) is not int or not 0 <= base + delta <= I64_MAX:
+            return False
+        if not _clean_pairs(event.properties, False, binary_properties):
+            return False
+    return True
+
+
 def validate_message(msg: Message, binary_properties: bool = False) -> None:
     """The semantic rules of W7 (every 422 of W7.7), first fault in reading order.
 
-    ``binary_properties`` is the project option that allows bytes values.
+    ``binary_properties`` is the project option that allows bytes values. A message
+    that ``_looks_valid`` passes at once; any other is judged by the rules below,
+    which compose the reason of its first fault.
     """
+    if _looks_valid(msg, binary_properties):
+        return
     check = _Validator(binary_properties)
     present = set()
     for cid, value in msg.context:

@@ -13,6 +13,7 @@ import pytest
 
 from capture_helpers import post, vector
 from harness import wire
+from harness.boards.starvation import StarvationMeter
 from harness.capture import ControlClient, ControlError
 from harness.capture import client as client_module
 from harness.capture import tenants as tenants_module
@@ -84,14 +85,18 @@ PER_REQUEST = 20_000
 P99_LIMIT = 0.050
 
 
-def capture_latencies(port: int, until, key: str) -> list[float]:
+def capture_latencies(port: int, until, key: str, meter: StarvationMeter) -> list[float]:
+    """Each capture request's latency less the time the server and this process were
+    runnable but had no CPU (other jobs on a loaded machine): what is left is the
+    server's own delay, which a read that blocks the event loop still shows in full."""
     latencies = []
     stream = 0
     while not until() or len(latencies) < 20:
         stream += 1
-        started = time.perf_counter()
+        started = time.monotonic()
         assert post(port, VALID, key=key, stream_id=f"{stream:08x}").status == 204
-        latencies.append(time.perf_counter() - started)
+        ended = time.monotonic()
+        latencies.append(max(0.0, ended - started - meter.starved_ms(started, ended) / 1000))
     return latencies
 
 
@@ -129,14 +134,16 @@ def test_a_200k_event_read_keeps_capture_p99_low(serve):
         assert post(served.port, frame, key="reader-key", timeout=60).status == 204
     assert reader.info()["events"] == READ_EVENTS
 
+    meter = StarvationMeter(pids=lambda: [served.process.pid]).start()
     quiet_until = time.monotonic() + 3
-    baseline = capture_latencies(served.port, lambda: time.monotonic() > quiet_until, "sender-key")
+    baseline = capture_latencies(served.port, lambda: time.monotonic() > quiet_until, "sender-key", meter)
     read_started = time.monotonic()
     with subprocess.Popen([sys.executable, "-c", READER, f"{served.url}{reader._path}/events"],
                           stdout=subprocess.PIPE, text=True, preexec_fn=lambda: os.nice(19)) as read:
         try:
-            during = capture_latencies(served.port, lambda: read.poll() is not None, "sender-key")
+            during = capture_latencies(served.port, lambda: read.poll() is not None, "sender-key", meter)
         finally:
+            meter.stop()
             if read.poll() is None:
                 read.kill()
         pages, last = map(int, read.stdout.read().split())
@@ -144,7 +151,7 @@ def test_a_200k_event_read_keeps_capture_p99_low(serve):
     assert last == READ_EVENTS
     control.close()
     quiet, busy = p99(baseline), p99(during)
-    print(f"capture p99 {quiet * 1000:.1f} ms without the read, {busy * 1000:.1f} ms during it "
+    print(f"capture p99 (less run-queue wait) {quiet * 1000:.1f} ms without the read, {busy * 1000:.1f} ms during it "
           f"({len(during)} requests; the read took {read_seconds:.2f} s in {pages} pages)")
     # On a loaded 2-core machine the quiet p99 itself can approach the limit: the read may
     # then add at most as much again. A loop blocked by the read for hundreds of ms fails both.
