@@ -22,11 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harness.report import junit as junit_report  # noqa: E402
+
 TARGET_FALSE_FAILURES = 0
 
 
@@ -56,12 +59,11 @@ def stress(cpus: int):
 
 def failures(junit: Path) -> tuple[int, list[str]]:
     """(tests run, names of the failed or errored tests) from a JUnit report."""
-    root = ET.parse(junit).getroot()
-    cases = list(root.iter("testcase"))
+    cases = junit_report.testcases(junit)
     bad = []
     for c in cases:
-        problem = c.find("failure") if c.find("failure") is not None else c.find("error")
-        if problem is not None:
+        if junit_report.outcome(c) == "failed":
+            problem = c.find("failure") if c.find("failure") is not None else c.find("error")
             why = (problem.get("message") or "").strip().splitlines()
             bad.append(f"{c.get('classname')}::{c.get('name')}: {why[0][:160] if why else '?'}")
     return len(cases), bad

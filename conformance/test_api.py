@@ -8,8 +8,10 @@ import pytest
 
 from harness import protocol as P
 from harness.agent.codec import EventBuffer, Unsupported
+from harness.agent.client import RemoteError
 from harness.agent.device import OMIT
 from harness.conformance_support import (
+    starved_ms,
     CLOCK_RESOLUTION_MS,
     pump_until,
     attempts, backoff_window_ms, delivered_messages, drain_boot, mandated_wait, quiet, raises, uploads,
@@ -195,8 +197,9 @@ def test_retry_max_below_initial_is_raised_to_initial(device, capture, request):
     ts = [a.t for a in attempts(uploads(capture))]
     assert len(ts) >= n, f"only {len(ts)} attempts"
     lo, hi = backoff_window_ms(initial)
-    for gap in [(b - a) * 1000 for a, b in zip(ts, ts[1:])][:n - 1]:
-        assert lo - CLOCK_RESOLUTION_MS <= gap <= hi + period + timeout, (
+    for a, b in list(zip(ts, ts[1:]))[:n - 1]:
+        gap = (b - a) * 1000
+        assert lo - CLOCK_RESOLUTION_MS <= gap <= hi + period + timeout + starved_ms(device, a, b), (
             f"attempt gap {gap:.0f} ms; with flush_retry_max_ms below the initial delay every "
             f"wait stays within {lo}..{hi} ms (plus tick period and request time)")
 
@@ -217,3 +220,50 @@ def test_micropython_clamps_transport_timeout_to_10_s(device, capture, request):
         device.call("flush", timeout=device.board.spec.op_timeout + clamp / 1000)
     elapsed_ms = (time.monotonic() - start) * 1000
     assert elapsed_ms >= clamp, f"flush() timed out after {elapsed_ms:.0f} ms, before the {clamp} ms clamp"
+
+
+GOOD_ENDPOINTS = ("http://h", "https://h", "http://h:1", "https://h:65535", "http://h/", "http://h/base/",
+                  "https://i.honch.io", "http://127.0.0.1:8001/base//", "http://[::1]:8080/x", "http://[::1]")
+BAD_ENDPOINTS = ("ftp://h", "h", "http//h", "http://", "http://:80", "http:///path", "http://h:", "http://h:0",
+                 "http://h:65536", "http://h:123456", "http://h:80x", "http://user@h", "http://u:p@h/x",
+                 "http://h?q=1", "http://h/#frag", "http://h/p?q", "http://[]:80", "http://[::1", "http://h h",
+                 "http://h]", "")
+
+
+def _schemes_one_character_off() -> tuple[str, ...]:
+    """``http://h`` and ``https://h`` with one character of the scheme part replaced by
+    its neighbour below or above (``gttp://h``, ``htto://h``, ``http9//h``, …): a
+    comparison that accepts a character on one side of the right one is caught."""
+    out = []
+    for prefix in ("http://", "https://"):
+        for i, ch in enumerate(prefix):
+            for neighbour in (chr(ord(ch) - 1), chr(ord(ch) + 1)):
+                url = prefix[:i] + neighbour + prefix[i + 1:] + "h"
+                if url not in ("http://h", "https://h"):
+                    out.append(url)
+    return tuple(out)
+
+
+BAD_ENDPOINTS += _schemes_one_character_off()
+
+
+@pytest.mark.clause("C11")
+def test_endpoint_urls_of_every_valid_form_are_accepted_and_every_other_form_refused(device, capture):
+    """W3.1: scheme://host[:port][/path] with http or https, a non-empty host and a port
+    1..65535; another scheme, an empty host, a port out of range, user info, a query or
+    a fragment is INVALID_ARGUMENT at construction (which sends nothing)."""
+    refused, accepted = [], []
+    for url in GOOD_ENDPOINTS:
+        try:
+            device.init(endpoint_url=url)
+        except RemoteError as exc:
+            refused.append(f"{url!r} ({exc})")
+    for url in BAD_ENDPOINTS:
+        try:
+            with raises("InvalidArgumentError", status=INVALID):
+                device.init(endpoint_url=url)
+        except AssertionError:
+            accepted.append(repr(url))
+    assert not refused and not accepted, \
+        f"valid endpoints refused: {refused or 'none'}; invalid endpoints accepted: {accepted or 'none'}"
+    assert capture.events() == [], "construction must not send"

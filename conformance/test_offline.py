@@ -7,9 +7,10 @@ import pytest
 from harness import protocol as P
 from harness.agent.codec import CALLBACK_RAISES, ONLINE_CALLBACK
 from harness.conformance_support import (
+    starved_ms,
     CLOCK_RESOLUTION_MS,
     pump_until,
-    backoff_window_ms, drain_boot, mandated_wait, names, quiet, raises, uploads, user_events,
+    QUIET, backoff_window_ms, drain_boot, mandated_wait, names, quiet, raises, uploads, user_events,
 )
 
 PERIOD_MS = 10
@@ -64,7 +65,7 @@ def test_offline_calls_leave_the_backoff_alone(device, capture, request):
     ups = pump_until(device, capture, lambda ups: len(ups) >= 4, hi + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)[1:]
     assert [u.status for u in ups] == [503, 503, 204], ups
     gap = (ups[2].t - ups[1].t) * 1000
-    assert lo - CLOCK_RESOLUTION_MS <= gap <= hi + PERIOD_MS + TIMEOUT_MS, (
+    assert lo - CLOCK_RESOLUTION_MS <= gap <= hi + PERIOD_MS + TIMEOUT_MS + starved_ms(device, ups[1].t, ups[2].t), (
         f"retry {gap:.0f} ms after the second 503; offline flush()/tick() must not change the delay "
         f"({2 * initial} ms: {lo}..{hi})")
 
@@ -125,3 +126,49 @@ def test_connectivity_changed_queues_only_real_changes_and_defers_the_flush(devi
     device.connected()
     device.connected()
     assert device.queue_stats()["queued_events"] == 2
+
+
+@pytest.mark.clause("C54", "C37")
+@pytest.mark.parametrize("outer", ["flush", "tick"])
+@pytest.mark.parametrize("inner", ["tick", "flush", "reset", "shutdown"])
+def test_a_call_from_inside_the_connectivity_callback_fails_busy_and_changes_nothing(device, capture, outer, inner):
+    """Contract 2.2, 7.2–7.4: the re-entered call raises BUSY (HonchError, 'busy'); the
+    outer call goes on and delivers, the queue is kept and the client stays open."""
+    quiet(device, connectivity_callback=ONLINE_CALLBACK, flush_event_threshold=1)
+    drain_boot(device, capture)
+    device.track("kept", {"i": 1})
+    device.callback_log()  # forget earlier calls
+    device.set_online(True, reenter=inner)
+    getattr(device, outer)()
+    log = device.callback_log()
+    entries = [e for e in log.get("reentries", []) if e.get("op") == inner]
+    assert entries, f"the connectivity callback never ran during {outer}(): {log}"
+    entry = entries[0]
+    assert not entry["ok"], f"{inner}() inside the callback of {outer}() must fail with BUSY, it returned: {entry}"
+    assert entry["class"] == "HonchError" and entry["message"] == P.STATUSES[P.STATUS["BUSY"]][1], entry
+    assert names(user_events(capture.events())) == ["kept"], f"the outer {outer}() must still deliver"
+    device.track("after")  # the client stays open, a re-entered reset() or shutdown() did nothing
+    device.flush()
+    assert names(user_events(capture.events())) == ["kept", "after"]
+
+
+@pytest.mark.clause("C54", "C37")
+@pytest.mark.requires_tags("host_hooks")
+@pytest.mark.parametrize("inner", ["tick", "flush", "reset", "shutdown"])
+def test_a_call_from_inside_the_transport_fails_busy_and_changes_nothing(device, capture, inner):
+    """Contract 2.2: the transport is a callback the client is running too. On the host
+    its transport is a port hook; the re-entered call raises BUSY, the request goes on
+    and delivers, the queue is kept and the client stays open."""
+    device.init(host_hooks={"reenter_transport": inner}, **QUIET)
+    device.callback_log()  # forget earlier calls
+    device.track("kept", {"i": 1})
+    device.flush()
+    entries = [e for e in device.callback_log().get("reentries", []) if e.get("from") == "transport"]
+    assert entries, "the transport never ran during flush()"
+    entry = entries[0]
+    assert not entry["ok"], f"{inner}() inside the transport must fail with BUSY, it returned: {entry}"
+    assert entry["class"] == "HonchError" and entry["message"] == P.STATUSES[P.STATUS["BUSY"]][1], entry
+    assert "kept" in names(capture.events()), "the request the transport was making must still deliver"
+    device.track("after")
+    device.flush()
+    assert names(user_events(capture.events())) == ["kept", "after"]

@@ -157,3 +157,58 @@ def test_micropython_queue_lives_in_the_event_buffer(device, capture):
     quiet(device, event_buffer=buffer)
     stats = device.queue_stats()
     assert stats["queued_events"] == 1, f"a new client over the same buffer starts with its own $device_boot: {stats}"
+
+
+def _own(capture):
+    """The properties the test set on each stored user event (no automatic ones)."""
+    return [{k: v for k, v in e["properties"].items() if not k.startswith("$")} for e in user_events(capture.events())]
+
+
+@pytest.mark.clause("C38")
+def test_the_queue_keeps_order_and_values_while_it_wraps_around_its_buffer(device, capture):
+    """A queue that is never empty cycles through its event_buffer many times over.
+
+    Rounds of two tracks and one flush of two events keep a few events queued, so
+    the records go round the 1 KiB buffer, wrapping at its end with varied record
+    sizes; then the buffer fills while wrapped and drops the oldest. Every event
+    and value must arrive once, in order, and queue_stats() must count each drop.
+    """
+    quiet(device, event_buffer=EventBuffer(1024), batch_size=2, connectivity_callback=ONLINE_CALLBACK)
+    drain_boot(device, capture)
+    sent = []
+
+    def track(i):
+        props = {"i": i, "pad": "p" * (i * 7 % 23)}
+        device.track("w", props)
+        sent.append(props)
+
+    for i in range(6):  # a standing queue
+        track(i)
+    for i in range(6, 96, 2):
+        track(i)
+        track(i + 1)
+        device.flush()  # two events out, two in: the records move round the buffer
+    assert device.queue_stats()["capacity_dropped_events"] == 0
+    flush_all(device)
+    got = _own(capture)
+    assert got == sent, f"events lost, repeated, reordered or changed while the queue wrapped: " \
+                        f"{len(got)} of {len(sent)} arrived, first difference at " \
+                        f"{next((k for k, (a, b) in enumerate(zip(got, sent)) if a != b), min(len(got), len(sent)))}"
+
+    # now fill the buffer while it is wrapped: the oldest go, the newest stay
+    for i in range(96, 100):
+        track(i)
+    device.flush()  # leaves the rest queued at an offset inside the buffer
+    first = len(_own(capture))
+    i = 100
+    while device.queue_stats()["capacity_dropped_events"] == 0:
+        track(i)
+        i += 1
+        assert i < 400, "a 1 KiB event_buffer never filled"
+    dropped = device.queue_stats()["capacity_dropped_events"]
+    queued = device.queue_stats()["queued_events"]
+    flush_all(device)
+    tail = _own(capture)[first:]
+    pending = sent[first:]
+    assert tail == pending[len(pending) - queued:], "after drops the newest events must remain, oldest first"
+    assert len(pending) - len(tail) == dropped, f"{len(pending) - len(tail)} events were lost, {dropped} counted"

@@ -16,6 +16,7 @@ import pytest
 
 from harness import protocol as P
 from harness.conformance_support import (
+    starved_ms,
     CLOCK_RESOLUTION_MS,
     pump_until,
     attempts, backoff_window_ms, drain_boot, http_date, mandated_wait, names, quiet, raises, uploads,
@@ -71,7 +72,7 @@ def test_429_raises_rate_limited_keeps_the_events_and_schedules_the_retry(device
     ups = pump_until(device, capture, lambda ups: len(ups) >= 3, hi + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)
     assert [u.status for u in ups][1:] == [429, 204], ups
     gap_ms = (ups[2].t - ups[1].t) * 1000
-    assert lo - CLOCK_RESOLUTION_MS <= gap_ms <= hi + PERIOD_MS + TIMEOUT_MS, \
+    assert lo - CLOCK_RESOLUTION_MS <= gap_ms <= hi + PERIOD_MS + TIMEOUT_MS + starved_ms(device, ups[1].t, ups[2].t), \
         f"retry {gap_ms:.0f} ms after the 429, expected within {lo}..{hi} ms (+ tick period, request time)"
     assert ups[2].body == ups[1].body, "the retry must resend the same bytes (C27)"
     assert names(user_events(capture.events())) == ["a", "b"]
@@ -98,7 +99,8 @@ def test_retry_after_seconds_holds_back_every_tick(device, capture, request, fau
     assert [u.status for u in ups][1:] == [fault_status, 204], ups
     gap_ms = (ups[2].t - ups[1].t) * 1000
     assert gap_ms >= seconds * 1000 - CLOCK_RESOLUTION_MS, f"tick() sent {gap_ms:.0f} ms after Retry-After: {seconds}"
-    assert gap_ms <= seconds * 1000 + PERIOD_MS + TIMEOUT_MS, f"retry came only after {gap_ms:.0f} ms"
+    assert gap_ms <= seconds * 1000 + PERIOD_MS + TIMEOUT_MS + starved_ms(device, ups[1].t, ups[2].t), \
+        f"retry came only after {gap_ms:.0f} ms"
 
 
 @pytest.mark.clause("C24")
@@ -113,7 +115,8 @@ def test_retry_after_http_date_holds_back_every_tick(device, capture, request):
     assert [u.status for u in ups][1:] == [429, 204], ups
     gap_ms = (ups[2].t - ups[1].t) * 1000
     assert gap_ms >= least_ms - CLOCK_RESOLUTION_MS, f"tick() sent {gap_ms:.0f} ms after the 429, before the Retry-After date"
-    assert gap_ms <= 3000 + PERIOD_MS + TIMEOUT_MS, f"retry came only after {gap_ms:.0f} ms"
+    assert gap_ms <= 3000 + PERIOD_MS + TIMEOUT_MS + starved_ms(device, ups[1].t, ups[2].t), \
+        f"retry came only after {gap_ms:.0f} ms"
 
 
 @pytest.mark.clause("C24", "C23")
@@ -125,5 +128,79 @@ def test_unparseable_retry_after_falls_back_to_the_backoff(device, capture, requ
     ups = pump_until(device, capture, lambda ups: len(ups) >= 3, hi + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)
     assert [u.status for u in ups][1:] == [503, 204], ups
     gap_ms = (ups[2].t - ups[1].t) * 1000
-    assert lo - CLOCK_RESOLUTION_MS <= gap_ms <= hi + PERIOD_MS + TIMEOUT_MS, f"retry {gap_ms:.0f} ms after; expected the backoff"
+    assert lo - CLOCK_RESOLUTION_MS <= gap_ms <= hi + PERIOD_MS + TIMEOUT_MS + starved_ms(device, ups[1].t, ups[2].t), \
+        f"retry {gap_ms:.0f} ms after; expected the backoff"
     assert attempts(ups)[-1].delivered
+
+
+def _malformed_dates():
+    """IMF-fixdates far in the future, each with one field out of its range or form.
+
+    Read as a date, each would hold the retry back for years (or 60 s on a board
+    without a valid wall clock); as "anything else" it is 0, and the backoff applies.
+    """
+    good = "Thu, 01 Mar 2035 12:30:45 GMT"
+    assert len(good) == 29
+    return {
+        "month name": good.replace("Mar", "Mrz"),
+        "weekday name": good.replace("Thu", "Thr"),
+        "day 00": good.replace(" 01 ", " 00 "),
+        "day 32": good.replace(" 01 ", " 32 "),
+        **{f"31 {m}": good.replace("01 Mar", f"31 {m}") for m in ("Apr", "Jun", "Sep", "Nov")},
+        "29 February of a common year": good.replace("01 Mar", "29 Feb"),
+        "30 February of a leap year": good.replace("01 Mar 2035", "30 Feb 2036"),
+        "month name in lower case": good.replace("Mar", "mar"),
+        "hour 24": good.replace("12:30", "24:30"),
+        "minute 60": good.replace(":30:", ":60:"),
+        "second 61": good.replace(":45 ", ":61 "),
+        "non-digit in the year": good.replace("2035", "2O35"),
+        "time separator": good.replace("12:30:45", "12-30:45"),
+        "zone": good.replace("GMT", "UTC"),
+        "comma": good.replace("Thu,", "Thu "),
+        "two-digit year": good.replace(" 2035 ", " 35 "),
+        "trailing text": good + "x",
+    }
+
+
+@pytest.mark.clause("C24", "C23")
+def test_a_retry_after_date_with_any_field_malformed_falls_back_to_the_backoff(device, capture, request):
+    initial = 100
+    lo, hi = backoff_window_ms(initial)
+    quiet(device, flush_retry_initial_ms=initial, flush_event_threshold=1, transport_timeout_ms=TIMEOUT_MS)
+    drain_boot(device, capture)
+    late = {}
+    for why, value in _malformed_dates().items():
+        device.track("held", {"case": why})
+        capture.add_faults({"status": 503, "headers": {"Retry-After": value}})
+        with raises("TransportError"):
+            device.flush()
+        mandated_wait(request, initial, f"backoff after Retry-After with a malformed {why}")
+        before = len(uploads(capture))
+        ups = pump_until(device, capture, lambda ups: len(ups) >= before + 1, hi + PERIOD_MS + TIMEOUT_MS,
+                         PERIOD_MS)
+        if len(ups) < before + 1:
+            late[why] = f"no retry within {hi + PERIOD_MS + TIMEOUT_MS} ms"
+            continue
+        gap_ms = (ups[before].t - ups[before - 1].t) * 1000
+        if not lo - CLOCK_RESOLUTION_MS <= gap_ms <= \
+                hi + PERIOD_MS + TIMEOUT_MS + starved_ms(device, ups[before - 1].t, ups[before].t):
+            late[why] = f"retry {gap_ms:.0f} ms after the 503"
+    assert not late, f"a malformed Retry-After date must count as 0 (the backoff, {lo}..{hi} ms, applies): {late}"
+
+
+@pytest.mark.clause("C24")
+def test_delta_seconds_of_every_digit_saturate_and_hold_the_retry(device, capture, request):
+    """Section 9: delta-seconds are ASCII digits (every one of 0–9), value × 1000 ms
+    saturating at 2^32−1, with no cap: a value far beyond 2^32 s holds tick() back
+    well past the backoff that would apply if the value were not read."""
+    initial = 100
+    lo, hi = backoff_window_ms(initial)
+    value = "98765432109876543210"
+    assert set(value) == set("0123456789")
+    _retry_after_case(device, capture, 503, value, initial=initial)
+    hold_ms = 4 * (hi + PERIOD_MS + TIMEOUT_MS)
+    mandated_wait(request, hold_ms, "a saturated Retry-After holds the retry")
+    ups = pump_until(device, capture, lambda ups: len(ups) >= 3, hold_ms, PERIOD_MS)
+    assert [u.status for u in ups][1:] == [503], \
+        f"Retry-After: {value} (saturating at 2^32-1 ms) must hold every tick() back; uploads: {ups}"
+    assert device.queue_stats()["queued_events"] == 1, "the held event stays queued"

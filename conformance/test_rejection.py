@@ -6,6 +6,7 @@ import pytest
 
 from harness import protocol as P
 from harness.conformance_support import (
+    starved_ms,
     CLOCK_RESOLUTION_MS,
     pump_until,
     attempts, backoff_window_ms, drain_boot, mandated_wait, names, quiet, raises, uploads, user_events,
@@ -58,7 +59,7 @@ def test_a_rejection_leaves_the_backoff_delay_unchanged(device, capture, request
     ups = pump_until(device, capture, lambda ups: len(ups) >= 5, hi + PERIOD_MS + TIMEOUT_MS, PERIOD_MS)[1:]
     assert [u.status for u in ups] == [503, 422, 503, 204], ups
     gap = (ups[3].t - ups[2].t) * 1000
-    assert lo - CLOCK_RESOLUTION_MS <= gap <= hi + PERIOD_MS + TIMEOUT_MS, (
+    assert lo - CLOCK_RESOLUTION_MS <= gap <= hi + PERIOD_MS + TIMEOUT_MS + starved_ms(device, ups[2].t, ups[3].t), (
         f"retry {gap:.0f} ms after the second 503; the rejection must keep the delay at "
         f"{2 * initial} ms ({lo}..{hi}), neither reset nor grow it")
     assert names(user_events(capture.events())) == ["second"]
@@ -98,3 +99,26 @@ def test_an_event_too_big_to_encode_alone_is_dead_lettered_without_a_request(dev
     device.flush()
     assert names(user_events(capture.events())) == ["fine"]
     assert all(a.delivered for a in attempts(uploads(capture)))
+
+
+@pytest.mark.clause("C41", "C21")
+def test_tick_dead_letters_an_unencodable_event_without_a_request_or_a_spacing_window(device, capture):
+    """The same rule when tick() forms the message: the event goes without a request,
+    so no spacing window opens, and the event after it leaves at the next tick after
+    the window of the last real upload."""
+    spacing = 1000
+    quiet(device, flush_event_threshold=1, flush_min_interval_ms=spacing, transport_timeout_ms=TIMEOUT_MS)
+    drain_boot(device, capture)  # a real upload: its window is the only one
+    too_long = P.SDK_LIMITS.string_bytes + 88
+    before = device.queue_stats()["dead_lettered_events"]
+    device.track("unsendable", {"s": "x" * too_long})
+    device.track("fine")
+    ups = pump_until(device, capture, lambda ups: len(ups) >= 2, 3 * spacing, PERIOD_MS)
+    stats = device.queue_stats()
+    assert stats["dead_lettered_events"] == before + 1, f"tick() must dead-letter the unencodable event: {stats}"
+    assert names(user_events(capture.events())) == ["fine"] and stats["queued_events"] == 0, stats
+    assert len(ups) == 2 and all(a.delivered for a in attempts(ups)), "no request may carry the unencodable event"
+    gap = (ups[1].t - ups[0].t) * 1000
+    assert gap <= spacing + PERIOD_MS + TIMEOUT_MS + starved_ms(device, ups[0].t, ups[1].t), (
+        f"the next event left {gap:.0f} ms after the last upload: the request-less dead-letter "
+        f"must not open a spacing window of its own ({spacing} ms)")

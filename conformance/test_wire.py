@@ -17,7 +17,7 @@ import pytest
 
 from harness import protocol as P
 from harness.conformance_support import (
-    STREAM_ID_RE, attempts, delivered_messages, drain_boot, flush_all, names, quiet, raises, sized_event, uploads,
+    STREAM_ID_RE, attempts, delivered_messages, drain_boot, flush_all, named, names, quiet, raises, sized_event, uploads,
     user_events,
 )
 from harness.wire import F64, Int, Reserved, UInt, encode_message
@@ -271,3 +271,81 @@ def test_retried_upload_keeps_the_headers(device, capture):
     assert [u.status for u in ups] == [503, 204], ups
     assert ups[0].stream_id == ups[1].stream_id and STREAM_ID_RE.match(ups[0].stream_id or "")
     assert ups[0].header("Content-Type") == ups[1].header("Content-Type") == P.CONTENT_TYPE
+
+
+#: the first and last code point of every UTF-8 sequence length and lead-byte range
+#: (RFC 3629 section 4: E0 and ED, F0 and F4 restrict their second byte)
+UTF8_BOUNDARIES = (
+    "\u007f", "\u0080", "\u00bf", "\u00c0", "\u07ff",              # 1 byte; 2 bytes: C2..DF
+    "\u0800", "\u0fff", "\u1000", "\ucfff", "\ud000", "\ud7ff",    # E0, E1..EC, ED (below the surrogates)
+    "\ue000", "\uffff",                                            # EE..EF
+    "\U00010000", "\U0003ffff", "\U00040000", "\U000fffff",        # F0, F1..F3
+    "\U00100000", "\U0010ffff",                                    # F4 (up to the last code point)
+)
+
+
+@pytest.mark.clause("C1")
+def test_text_at_every_utf8_length_and_lead_byte_boundary_arrives_intact(device, capture):
+    """Valid UTF-8 of every sequence length is accepted in names, keys and values.
+
+    Each code point sits alone in its own value and together in one name and key,
+    so a validator that refuses any valid lead byte or continuation range fails here.
+    """
+    quiet(device)
+    drain_boot(device, capture)
+    props = {f"c{i}": ch for i, ch in enumerate(UTF8_BOUNDARIES)}
+    props["all " + "".join(UTF8_BOUNDARIES[:6])] = "".join(UTF8_BOUNDARIES)
+    name = "utf8 " + "".join(UTF8_BOUNDARIES[6:])
+    assert len(name.encode()) <= P.MAX_NAME_BYTES
+    device.track(name, props)
+    device.identify("id " + "".join(UTF8_BOUNDARIES[12:]), {"t" + UTF8_BOUNDARIES[-1]: UTF8_BOUNDARIES[13]})
+    flush_all(device)
+    stored = capture.events()
+    (event,) = [e for e in stored if e["event"] == name]
+    assert event["properties"] == {**props, **{k: v for k, v in event["properties"].items() if k.startswith("$")}}, \
+        f"text changed on the way: sent {props!r}, stored {event['properties']!r}"
+    (ident,) = named(stored, "$identify")
+    assert ident["distinct_id"] == "id " + "".join(UTF8_BOUNDARIES[12:]), ident
+    assert ident["properties"]["t" + UTF8_BOUNDARIES[-1]] == UTF8_BOUNDARIES[13], ident
+
+
+@pytest.mark.clause("C1")
+@pytest.mark.parametrize("slashes", ["/", "///"])
+def test_trailing_slashes_of_the_endpoint_path_are_dropped(device, capture, slashes):
+    """W3.1: <endpoint path without trailing slashes>/capture, however many there are."""
+    endpoint = device.endpoint_url.rstrip("/") + slashes
+    quiet(device, endpoint_url=endpoint)
+    drain_boot(device, capture)
+    device.track("slashed")
+    device.flush()
+    want = urllib.parse.urlsplit(endpoint).path.rstrip("/") + P.CAPTURE_PATH
+    paths = {u.path for u in uploads(capture)}
+    assert paths == {want}, f"endpoint {endpoint!r}: requests went to {sorted(paths)}, expected {want!r}"
+    assert names(user_events(capture.events())) == ["slashed"]
+
+
+def _alternating(depth: int, tag: str = "x"):
+    """Maps and lists nested alternately ``depth`` deep, each with entries after its child,
+    so every level is reopened after an inner container closes."""
+    if depth == 0:
+        return tag
+    inner = _alternating(depth - 1, tag)
+    if depth % 2:
+        return {"first": depth, "child": inner, "after": [depth, {"k": depth}], "last": f"{tag}{depth}"}
+    return [depth, inner, {"after": depth}, [depth, [depth]], f"{tag}{depth}"]
+
+
+@pytest.mark.clause("C1")
+def test_maps_and_lists_nested_alternately_to_the_limit_arrive_intact(device, capture):
+    """C1 with containers of both kinds at every depth up to contract 2.3's limit (the
+    innermost map of the deepest ``after`` list sits exactly at depth MAX_NESTING)."""
+    quiet(device)
+    drain_boot(device, capture)
+    value = _alternating(P.MAX_NESTING - 2)
+    props = {"deep": value, "next": {"m": [1, {"n": [2, 3]}], "o": 4}, "tail": 5}
+    device.track("nested", props)
+    device.track("nested", {"deep": _alternating(P.MAX_NESTING - 2, "y"), "tail": 6})
+    device.flush()
+    got = [{k: v for k, v in e["properties"].items() if not k.startswith("$")} for e in user_events(capture.events())]
+    want = [props, {"deep": _alternating(P.MAX_NESTING - 2, "y"), "tail": 6}]
+    assert got == want, f"nested values changed on the way: sent {want!r}, stored {got!r}"

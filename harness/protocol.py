@@ -240,6 +240,16 @@ CRASH_BACKTRACE_MAX_BYTES = 192
 CRASH_MESSAGE_MAX_BYTES = 160
 CRASH_EXCEPTION_CAUSE_MAX_BYTES = 64
 CRASH_BACKTRACE_SEPARATOR = " <- "
+#: contract 11.4: the string fields of a $crash and their byte limits (kept whole or left out)
+CRASH_FIELD_MAX_BYTES = {
+    "message": CRASH_MESSAGE_MAX_BYTES, "component": 64, "firmware_build_id": 64,
+    "exception_cause": CRASH_EXCEPTION_CAUSE_MAX_BYTES, "fault_pc": 18, "fault_addr": 18,
+    "backtrace": CRASH_BACKTRACE_MAX_BYTES, "task_name": 32,
+}
+CRASH_SOURCES = ("none", "panic", "watchdog", "assert", "brownout", "stack_overflow", "hardfault", "lockup",
+                 "exception", "signal", "unknown")
+CRASH_SEVERITIES = ("info", "warning", "fatal")
+CRASH_ID_HEX_CHARS = 32
 SDK_PLATFORM_HOST = "posix"
 SDK_PLATFORM_MICROPYTHON = "micropython"
 
@@ -303,8 +313,12 @@ CLAUSES = {
     "C49": ("errors", "exceptions carry the int status attribute"),
     "C50": ("scheduling", "flush() sends up to flush_max_batches messages"),
     "C51": ("errors", "last_error() describes the most recent failure"),
+    "C52": ("wire", "no valid wall clock: monotonic stamps, rebasing, device_time_source (host)"),
+    "C53": ("crash", "the previous boot's crash report: $crash after $device_boot, field rules (host)"),
+    "C54": ("offline", "tick/flush/reset/shutdown from inside connectivity_callback: BUSY, nothing changed"),
+    "C55": ("api", "auto properties on every event but $error, the caller's keys win, counted once (host)"),
 }
-HOST_ONLY_CLAUSES = ("C48",)
+HOST_ONLY_CLAUSES = ("C48", "C52", "C53", "C55")
 
 #: What a port may offer beyond the published API (honch-micropython 0.3.1), detected
 #: by the agent's info() through the public API and given to the board as tags
@@ -314,7 +328,8 @@ CAPABILITIES = {
     "flush_max_batches": "the flush_max_batches option (more than one message per flush())",
     "last_error": "Honch.last_error() (honch-micropython 0.3.1)",
     "stream_id": "Honch.stream_id() (the harness takes stream ids from the server's records)",
-    "host_hooks": "host hooks of the C core (battery, persistent state, crash report of the previous boot)",
+    "host_hooks": "host hooks of the C core (battery, persistent state, crash report of the previous boot, "
+                  "a settable wall clock, auto properties)",
     "excepthook": "sys.excepthook exists and install_error_hook() chains onto it",
 }
 #: Extension clauses: only ports with the capability must meet them (contract section 13).
@@ -324,6 +339,9 @@ CLAUSE_CAPABILITY = {
     "C49": "status_attr",
     "C50": "flush_max_batches",
     "C51": "last_error",
+    "C52": "host_hooks",
+    "C53": "host_hooks",
+    "C55": "host_hooks",
 }
 #: Keys of last_error() (C51) and its reasons (core/include/honch/honch.h HONCH_REASON_*;
 #: other failures carry the snake_case name of their status).

@@ -38,20 +38,24 @@ TARGETS = {"core": 0.95, "wrapper": 0.90}
 
 
 COUNTED = ("killed", "survived")
+UNIT_TEST_LIMIT_S = 300
+UNIT_TEST_KILL = "killed by the wrapper's unit tests"
 
 
 @dataclass
 class Options:
     work: Path = REPO_ROOT / "build" / "mutation"
     seed: int = 1
-    core_sample: int = 160
-    wrapper_sample: int = 80
+    core_sample: int = 200
+    wrapper_sample: int = 100
     full: bool = False
     jobs: int = 2
     kinds: tuple = ("core", "wrapper")
     equivalents: Path = DEFAULT_EQUIVALENTS
     files: tuple = ()            # restrict to these repository-relative files
     reruns: int = 1              # a test must fail this many extra times to kill (load flakiness)
+    micropython: bool = True     # wrapper lines the host never runs are tried on the unix board
+    only: frozenset = frozenset()  # run just these mutant ids (re-checking earlier survivors)
 
 
 @dataclass
@@ -62,12 +66,14 @@ class Result:
     killer: str = ""
     seconds: float = 0.0
     reason: str = ""
+    board: str = coverage.BOARD
 
     def to_json(self) -> dict:
         m = self.mutant
         return {"id": m.id, "kind": m.kind, "file": m.file, "line": m.line, "original": m.original,
                 "mutated": m.mutated, "class": m.operator_class, "status": self.status,
-                "tests_run": len(self.tests), "killer": self.killer, "seconds": round(self.seconds, 2),
+                "tests_run": len(self.tests), "board": self.board, "killer": self.killer,
+                "seconds": round(self.seconds, 2),
                 "reason": self.reason, "diff": m.diff}
 
 
@@ -103,14 +109,23 @@ def equivalence_reason(equivalents: dict, mutant: Mutant) -> str | None:
 # --- running one mutant ----------------------------------------------------------------------------
 
 
-def run_tests(tests: list[str], pythonpath: Path, out: Path, limit_s: float, reruns: int) -> tuple[str, str]:
-    """Run ``tests`` on host with ``pythonpath`` first; ("killed"|"survived"|"timeout", first failed test)."""
+def run_tests(tests: list[str], pythonpath: Path, out: Path, limit_s: float, reruns: int,
+              board: str = coverage.BOARD) -> tuple[str, str]:
+    """Run ``tests`` on ``board`` with ``pythonpath`` first; ("killed"|"survived"|"timeout", first failed test)."""
     junit = out / "junit.xml"
-    cmd = [sys.executable, "-m", "pytest", *tests, "--board", coverage.BOARD, "-x", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", *tests, *coverage.pytest_board_args(pythonpath, out, board_name=board), "-x",
+           "-p", "no:cacheprovider",
            "-q", "--no-header", f"--junitxml={junit}", f"--artifacts={out / 'artifacts'}"]
     if reruns:
         cmd += ["--reruns", str(reruns)]
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=coverage.pytest_env(pythonpath, coverage.SUB_RUN_ENV),
+    return _pytest_verdict(cmd, coverage.pytest_env(pythonpath, coverage.SUB_RUN_ENV), junit, limit_s)
+
+
+def _pytest_verdict(cmd: list[str], env: dict, junit: Path, limit_s: float,
+                    passing_codes: tuple = (0,)) -> tuple[str, str]:
+    """Run a pytest command in its own process group: ("killed", first failed test or
+    exit status) | ("survived", "") | ("timeout", ""); nothing it started outlives it."""
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         code = proc.wait(timeout=limit_s)
@@ -123,13 +138,28 @@ def run_tests(tests: list[str], pythonpath: Path, out: Path, limit_s: float, rer
             os.killpg(proc.pid, signal.SIGKILL)  # the agent subprocess, if pytest left it behind
         except ProcessLookupError:
             pass
-    outcomes = coverage.junit_outcomes(junit)
-    failed = [name for name, (outcome, _) in outcomes.items() if outcome == "failed"]
+    failed = [name for name, (outcome, _) in coverage.junit_outcomes(junit).items() if outcome == "failed"]
     if failed:
         return "killed", failed[0]
-    if code != 0:
+    if code not in passing_codes:
         return "killed", f"pytest exit {code}"
     return "survived", ""
+
+
+#: The wrapper's own tests of public names the client does not use (honch.validation's
+#: helpers, HonchLogHandler, the errors module): a wrapper line no conformance test can
+#: reach is judged by these, on CPython, before the whole suite runs on the unix board.
+WRAPPER_UNIT_TESTS = ("tests/sdk", "tests/host")
+
+
+def run_unit_tests(pythonpath: Path, out: Path, limit_s: float) -> tuple[str, str]:
+    """The wrapper's unit tests with the mutant's ``honch`` first on the path
+    (``python -P``: the checkout's own package must not shadow it)."""
+    junit = out / "unit-junit.xml"
+    cmd = [sys.executable, "-P", "-m", "pytest", *WRAPPER_UNIT_TESTS, "-x", "-q", "-p", "no:cacheprovider",
+           "-p", "no:xdist", f"--junitxml={junit}"]
+    # exit 5 (no tests collected) is not a kill
+    return _pytest_verdict(cmd, coverage.pytest_env(pythonpath), junit, limit_s, passing_codes=(0, 5))
 
 
 class Campaign:
@@ -147,12 +177,14 @@ class Campaign:
         mutants = generate_core(work) if kind == "core" else generate_wrapper(work)
         if self.opts.files:
             mutants = [m for m in mutants if m.file in self.opts.files]
+        if self.opts.only:
+            mutants = [m for m in mutants if m.id in self.opts.only]
         self.generated[kind] = len(mutants)
         random.Random(f"{self.opts.seed}:{kind}").shuffle(mutants)
         return mutants
 
     def sample_size(self, kind: str) -> int | None:
-        if self.opts.full:
+        if self.opts.full or self.opts.only:
             return None
         return self.opts.core_sample if kind == "core" else self.opts.wrapper_sample
 
@@ -169,6 +201,10 @@ class Campaign:
         if broken:
             self.log(f"warning: {len(broken)} tests did not pass on the unmutated coverage build and are not "
                      f"used: {', '.join(broken)}")
+        if "wrapper" in opts.kinds and opts.micropython:
+            from harness.firmware.build import ensure_firmware
+
+            ensure_firmware(coverage.MICROPYTHON_BOARD, log=self.log)  # before any mutant's time limit runs
         self.core_builder = build.CoreBuilder(opts.work / "core-build")
         if "core" in opts.kinds:
             self.core_builder.prepare()
@@ -238,13 +274,33 @@ class Campaign:
             return Result(m, "equivalent", reason=reason)
         original = (REPO_ROOT / m.file).read_text(encoding="utf-8") if m.kind == "wrapper" else None
         tests = coverage.tests_reaching(self.coverage, m.file, m.line, original)
+        board, slower, where = coverage.BOARD, 3, ""
+        if not tests and m.kind == "wrapper":
+            verdict, killer = run_unit_tests(ext, out, UNIT_TEST_LIMIT_S)
+            if verdict != "survived":
+                return Result(m, "killed", killer=killer or verdict, seconds=time.monotonic() - t0,
+                              reason="no conformance test reaches it; " + UNIT_TEST_KILL)
+        if not tests and m.kind == "wrapper" and self.opts.micropython:
+            # a line the host never runs (a MicroPython-only path): the whole suite on the MicroPython port
+            tests, board, slower = coverage.tests_for_micropython(self.coverage, m.file), coverage.MICROPYTHON_BOARD, 5
+            where = f"no host test reaches it; the suite ran on {board}"
         if not tests:
             return Result(m, "survived", reason="no conformance test reaches this line")
-        limit = 60 + 3 * sum(self.coverage[t]["seconds"] for t in tests)
-        verdict, killer = run_tests(tests, ext, out, limit, self.opts.reruns)
+        host_ids = [t.replace(f"[{board}", f"[{coverage.BOARD}", 1) for t in tests]
+        limit = 60 + slower * sum(self.coverage[t]["seconds"] for t in host_ids if t in self.coverage)
+        verdict, killer = run_tests(tests, ext, out, limit, self.opts.reruns, board=board)
+        if verdict == "survived" and m.kind == "wrapper" and board == coverage.BOARD and self.opts.micropython:
+            # The wrapper runs on two interpreters and branches on which (sys.implementation,
+            # MicroPython-only fallbacks): what CPython cannot see, the unix port may.
+            # Tests the host skipped by tag (MicroPython-only rules) come after those that reached the line.
+            board, slower = coverage.MICROPYTHON_BOARD, 5
+            skipped = sorted(t for t, r in self.coverage.items() if r["outcome"] == "skipped" and t not in tests)
+            tests = [t.replace(f"[{coverage.BOARD}", f"[{board}", 1) for t in tests + skipped]
+            verdict, killer = run_tests(tests, ext, out, limit * slower / 3, self.opts.reruns, board=board)
+            where = f"passed on {coverage.BOARD}, then ran on {board}"
         status = "killed" if verdict in ("killed", "timeout") else "survived"
         return Result(m, status, tests=tests, killer=killer or ("timeout" if verdict == "timeout" else ""),
-                      seconds=time.monotonic() - t0)
+                      seconds=time.monotonic() - t0, board=board, reason=where)
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -267,10 +323,17 @@ def report(results: list[Result], generated: Counter, opts: Options) -> tuple[st
         ok &= met
         lines.append(f"{kind}: {generated[kind]} generated, {c['stillborn']} stillborn and {c['identical']} with "
                      f"identical object code skipped; {counted + c['equivalent']} mutants run "
-                     f"({'all' if opts.full else f'seeded sample, seed {opts.seed}'}): {killed} killed, "
+                     f"({'chosen by id' if opts.only else 'all' if opts.full else f'seeded sample, seed {opts.seed}'}): "
+                     f"{killed} killed, "
                      f"{c['survived']} survived, {c['equivalent']} equivalent")
         lines.append(f"{kind} score: {killed}/{counted} = {100 * s:.1f} % "
                      f"(target {100 * TARGETS[kind]:.0f} %: {'met' if met else 'MISSED'})")
+        by_units = sum(r.status == "killed" and r.reason.endswith(UNIT_TEST_KILL) for r in rs)
+        if by_units:
+            lines.append(f"{kind}: {by_units} of the {killed} killed by the wrapper's unit tests "
+                         f"({', '.join(WRAPPER_UNIT_TESTS)}) on lines no conformance test reaches; "
+                         f"by the conformance suite alone {killed - by_units}/{counted} = "
+                         f"{100 * (killed - by_units) / counted:.1f} %")
         survivors = [r for r in rs if r.status == "survived"]
         if survivors:
             by_class = Counter(r.mutant.operator_class for r in survivors)

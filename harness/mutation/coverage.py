@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from harness import REPO_ROOT
@@ -27,6 +28,9 @@ from harness.report import junit as junit_report
 COVERAGE_INPUTS = ("core", "honch", "conformance", "fixtures", "harness/agent", "harness/capture",
                    "harness/conformance_support.py", "harness/protocol.py", "harness/wire")
 BOARD = "host"
+#: where a wrapper line that no test reaches on host runs instead: the MicroPython port
+#: (honch/ has MicroPython-only paths, e.g. the backtrace from sys.print_exception)
+MICROPYTHON_BOARD = "unix"
 #: the soak's schedule is random; coverage and mutant runs replay one fixed schedule
 SUB_RUN_ENV = {"HONCH_HIL_SOAK_SEED": "12345"}
 
@@ -59,6 +63,46 @@ def build_coverage_extension(work: Path, root: Path = REPO_ROOT) -> Path:
     shutil.copy(PROBE_SOURCES / "sitecustomize.py", work / "ext" / "sitecustomize.py")
     (work / "coveragerc").write_text(f"[run]\nsource = {root / 'honch'}\nparallel = true\n", encoding="utf-8")
     return ext.parent
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def board_inventory(ext: Path, out: Path, root: Path = REPO_ROOT, board_name: str = BOARD) -> Path:
+    """A boards file whose board (``host`` by default) imports ``honch`` (and, on host,
+    ``_honch_core``) from ``ext``.
+
+    The project board's wrapper is the checkout, which the driver puts first on the
+    agent's ``PYTHONPATH``; an editable install builds ``_honch_core`` in the checkout
+    too, so a mutant elsewhere on the path would never be imported. Here the wrapper
+    is ``ext`` itself, holding the mutant (or a link to the project's ``honch/``).
+    """
+    data = tomllib.loads((root / "boards.toml").read_text(encoding="utf-8"))
+    board = dict(data["boards"][board_name], wrapper=str(ext))
+    if not (ext / "honch").exists():
+        (ext / "honch").symlink_to(root / "honch", target_is_directory=True)
+    lines = []
+    for title, table in (("defaults", data.get("defaults", {})), (f"boards.{board_name}", board)):
+        lines.append(f"[{title}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+        lines.append("")
+    path = out / "boards.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def pytest_board_args(ext: Path, out: Path, root: Path = REPO_ROOT, board_name: str = BOARD) -> list[str]:
+    """The pytest options that run the suite on ``board_name`` with ``ext`` first."""
+    return ["--boards-file", str(board_inventory(ext, out, root, board_name)), "--board", board_name]
 
 
 def pytest_env(pythonpath: Path, extra: dict | None = None) -> dict:
@@ -156,7 +200,8 @@ def record(work: Path, root: Path = REPO_ROOT, log=print) -> dict:
                            "HONCH_MUTATION_PROBE": str(probe), **SUB_RUN_ENV})
     junit = work / "junit.xml"
     log(f"per-test coverage: the conformance suite on {BOARD} with the --coverage core and coverage.py")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "conformance", "--board", BOARD, "-p", "no:cacheprovider",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "conformance", *pytest_board_args(ext, work, root),
+                           "-p", "no:cacheprovider",
                            "-p", "harness.mutation.probe_plugin", "-q", f"--junitxml={junit}",
                            f"--artifacts={work / 'artifacts'}"], cwd=root, env=env, capture_output=True, text=True)
     outcomes = junit_outcomes(junit)
@@ -228,9 +273,25 @@ def tests_reaching(coverage_map: dict, file: str, line: int, source: str | None 
         if in_function and statement is not None:
             hits = [t for t, r in passed.items() if statement in set(r["lines"].get(file, ()))]
         else:
-            hits = [t for t, r in passed.items() if r["lines"].get(file)]
+            # Module-level code runs once, when the board's agent first imports the
+            # package, so coverage credits it to whichever test came first; in a
+            # mutant's sub-run every test can see it. Tests that reached the file
+            # come first, then every other test that used the wrapper.
+            near = sorted((t for t, r in passed.items() if r["lines"].get(file)), key=lambda t: passed[t]["seconds"])
+            rest = sorted((t for t, r in passed.items() if t not in near
+                           and any(f.startswith("honch/") for f in r["lines"])), key=lambda t: passed[t]["seconds"])
+            return near + rest
     elif file.endswith(".c") and line not in executable_lines(coverage_map, file):
         hits = [t for t, r in passed.items() if r["lines"].get(file)]
     else:
         hits = [t for t, r in passed.items() if line in set(r["lines"].get(file, ()))]
     return sorted(hits, key=lambda t: coverage_map[t]["seconds"])
+
+
+def tests_for_micropython(coverage_map: dict, file: str) -> list[str]:
+    """For a wrapper line no host test reaches: every test, as the MicroPython board's ids,
+    those that reached ``file`` on host first, each group fastest first."""
+    passed = {t: r for t, r in coverage_map.items() if r["outcome"] == "passed"}
+    near = sorted((t for t, r in passed.items() if r["lines"].get(file)), key=lambda t: passed[t]["seconds"])
+    rest = sorted((t for t in passed if t not in near), key=lambda t: passed[t]["seconds"])
+    return [t.replace(f"[{BOARD}", f"[{MICROPYTHON_BOARD}", 1) for t in near + rest]

@@ -121,7 +121,9 @@ def test_wrapper_lines_map_to_their_statement_and_module_level_to_the_whole_file
            "t_failed": {"outcome": "failed", "seconds": 0.1, "lines": {"honch/m.py": [1, 6, 8]}}}
     assert coverage.tests_reaching(cov, "honch/m.py", 7, source) == ["t_fast", "t_slow"]
     assert coverage.tests_reaching(cov, "honch/m.py", 8, source) == ["t_slow"]
-    assert coverage.tests_reaching(cov, "honch/m.py", 2, source) == ["t_fast", "t_slow"]
+    # module level runs at the agent's first import: every test using the wrapper, the file's own first
+    cov["t_core_only"] = {"outcome": "passed", "seconds": 0.01, "lines": {"core/src/x.c": [3]}}
+    assert coverage.tests_reaching(cov, "honch/m.py", 2, source) == ["t_fast", "t_slow", "t_other"]
 
 
 def test_core_lines_gcov_does_not_instrument_count_as_reached_by_every_test_of_the_file():
@@ -147,3 +149,154 @@ def test_the_subcommand_is_registered():
     proc = subprocess.run([str(Path(__import__("sys").executable)), "-m", "harness.cli", "mutation", "--help"],
                           cwd=REPO_ROOT, capture_output=True, text=True)
     assert proc.returncode == 0 and "--full" in proc.stdout and "--core-sample" in proc.stdout
+
+
+def test_survivors_of_an_earlier_run_are_read_by_id_and_bad_files_named(tmp_path):
+    import json
+
+    from harness.mutation.cli import survivors_of
+
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"mutants": [{"id": "aaa", "status": "survived"},
+                                               {"id": "bbb", "status": "killed"},
+                                               {"id": "ccc", "status": "survived"}]}))
+    assert survivors_of(results) == {"aaa", "ccc"}
+    assert survivors_of(None) == set()
+    (tmp_path / "junk.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"--survivors-of .*junk.json: not a results.json"):
+        survivors_of(tmp_path / "junk.json")
+    (tmp_path / "none.json").write_text(json.dumps({"mutants": [{"id": "bbb", "status": "killed"}]}))
+    with pytest.raises(ValueError, match="no mutant survived"):
+        survivors_of(tmp_path / "none.json")
+
+
+def test_only_keeps_the_chosen_mutants_and_runs_all_of_them(tmp_path, monkeypatch):
+    from harness.mutation import campaign as campaign_module
+
+    mutants = [_mutant(ORIGINAL.replace("a + 1", f"a + {i}")) for i in range(2, 9)]
+    monkeypatch.setattr(campaign_module, "generate_core", lambda work: list(mutants))
+    chosen = {mutants[1].id, mutants[5].id}
+    c = campaign_module.Campaign(Options(work=tmp_path, only=frozenset(chosen), core_sample=1))
+    assert {m.id for m in c.candidates("core")} == chosen
+    assert c.sample_size("core") is None  # every chosen mutant runs, whatever the sample size
+    text, _ = report([Result(m, "killed") for m in mutants[:2]], Counter(core=7),
+                     Options(kinds=("core",), only=frozenset(chosen)))
+    assert "(chosen by id)" in text
+
+
+# --- a mutant is what the suite actually runs ------------------------------------------------------
+
+#: a quick conformance test that tracks events and checks what the server stored
+TRACKING_TEST = "conformance/test_queue.py::test_events_go_out_in_queueing_order_and_capacity_drops_the_oldest"
+
+
+def _replace(file: str, kind: str, old: str, new: str) -> Mutant:
+    source = (REPO_ROOT / file).read_text(encoding="utf-8")
+    assert source.count(old) == 1, f"{file} no longer has exactly one {old!r}"
+    mutated = source.replace(old, new)
+    line, original, replacement, diff = describe_change(file, source, mutated)
+    return Mutant(kind, file, line, original, replacement, diff, source_text=mutated)
+
+
+def _verdict(mutant: Mutant | None, tmp_path: Path) -> str:
+    """Build ``mutant`` (None: the unmutated wrapper) and run TRACKING_TEST on host against it."""
+    from harness.mutation.campaign import run_tests
+
+    ext = tmp_path / "ext"
+    ext.mkdir()
+    if mutant is None:
+        shutil.copytree(REPO_ROOT / "honch", ext / "honch", ignore=shutil.ignore_patterns("__pycache__"))
+    elif mutant.kind == "wrapper":
+        assert build.build_wrapper(mutant, ext) == "built"
+    else:
+        builder = build.CoreBuilder(tmp_path / "core")
+        builder.prepare()
+        assert builder.build(mutant, ext) == "built"
+    verdict, killer = run_tests([TRACKING_TEST], ext, tmp_path, limit_s=120, reruns=0)
+    return verdict
+
+
+def test_the_unmutated_sdk_survives_its_own_tests(tmp_path):
+    assert _verdict(None, tmp_path) == "survived"
+
+
+def test_a_wrapper_mutant_is_imported_by_the_board_and_killed(tmp_path):
+    # The project's honch/ is first on the host agent's path; the mutant's copy must win.
+    mutant = _replace("honch/client.py", "wrapper", "            self._core.track(event_name, properties)\n",
+                      "            pass\n")
+    assert _verdict(mutant, tmp_path) == "killed"
+
+
+def test_a_core_mutant_is_imported_by_the_board_and_killed(tmp_path):
+    # An editable install builds _honch_core into the checkout, which is on the agent's path too.
+    mutant = _replace("core/src/honch_client.c", "core", "    e.user_max = HONCH_MAX_PROPERTIES;\n    return enqueue(c, &e);",
+                      "    e.user_max = HONCH_MAX_PROPERTIES;\n    return HONCH_STATUS_OK;")
+    assert _verdict(mutant, tmp_path) == "killed"
+
+
+def test_a_wrapper_mutant_of_a_micropython_only_line_runs_and_is_killed_on_the_unix_board(tmp_path):
+    # honch/_crash.py parses sys.print_exception output, which only MicroPython has
+    from harness.mutation.campaign import run_tests
+
+    mutant = _replace("honch/_crash.py", "wrapper", "        close = line.find('\"', 6)\n", "        close = None\n")
+    ext = tmp_path / "ext"
+    ext.mkdir()
+    assert build.build_wrapper(mutant, ext) == "built"
+    crash_test = "conformance/test_crash.py::test_backtrace_is_innermost_first"
+    tests = [t for t in coverage.tests_for_micropython({f"{crash_test}[host]": {"outcome": "passed", "seconds": 1,
+                                                                                "lines": {}}}, mutant.file)]
+    assert tests == [f"{crash_test}[{coverage.MICROPYTHON_BOARD}]"]
+    verdict, killer = run_tests(tests, ext, tmp_path, limit_s=120, reruns=0, board=coverage.MICROPYTHON_BOARD)
+    assert verdict == "killed", killer
+
+
+def test_a_wrapper_mutant_that_survives_on_host_runs_again_on_the_unix_board(tmp_path, monkeypatch):
+    """The wrapper branches on the interpreter (sys.implementation, MicroPython-only
+    fallbacks), so a host survivor runs again on the unix board: the tests that reached
+    its line, then those the host skipped by tag."""
+    from harness.mutation import campaign as campaign_module
+
+    mutant = _replace("honch/config.py", "wrapper", '        if SDK_PLATFORM == "micropython":\n',
+                      '        if SDK_PLATFORM == "MICROPYTHON":\n')
+    reached, skipped = "conformance/test_a.py::test_reached", "conformance/test_b.py::test_micropython_only"
+    calls = []
+
+    def fake_run_tests(tests, pythonpath, out, limit_s, reruns, board=coverage.BOARD):
+        calls.append((board, list(tests)))
+        return ("survived", "") if board == coverage.BOARD else ("killed", tests[-1])
+
+    monkeypatch.setattr(campaign_module, "run_tests", fake_run_tests)
+    run = campaign_module.Campaign(Options(work=tmp_path, kinds=("wrapper",)), log=lambda s: None)
+    run.equivalents = {}
+    run.coverage = {f"{reached}[{coverage.BOARD}]": {"outcome": "passed", "seconds": 1.0,
+                                                     "lines": {mutant.file: [mutant.line]}},
+                    f"{skipped}[{coverage.BOARD}]": {"outcome": "skipped", "seconds": 0.0, "lines": {}}}
+    result = run._one(mutant, 0, {"built": 0}, None)
+    u = coverage.MICROPYTHON_BOARD
+    assert calls == [(coverage.BOARD, [f"{reached}[{coverage.BOARD}]"]), (u, [f"{reached}[{u}]", f"{skipped}[{u}]"])]
+    assert (result.status, result.board, result.killer) == ("killed", u, f"{skipped}[{u}]"), result
+    assert result.reason == f"passed on {coverage.BOARD}, then ran on {u}"
+    calls.clear()
+    run.opts.micropython = False  # --no-micropython: the host's verdict stands
+    assert run._one(mutant, 0, {"built": 0}, None).status == "survived" and len(calls) == 1
+
+
+def test_a_wrapper_line_no_conformance_test_reaches_is_judged_by_the_wrappers_unit_tests(tmp_path):
+    """honch.validation's helpers are public but the client does not call them: their
+    unit tests judge such a mutant, with the mutant's package imported, and the report
+    says how many kills came from them."""
+    from harness.mutation import campaign as campaign_module
+
+    mutant = _replace("honch/validation.py", "wrapper", 'raise InvalidArgumentError("invalid " + label)',
+                      'raise InvalidArgumentError("invalid  " + label)')
+    run = campaign_module.Campaign(Options(work=tmp_path, kinds=("wrapper",), micropython=False), log=lambda s: None)
+    run.equivalents, run.coverage = {}, {}
+    result = run._one(mutant, 0, {"built": 0}, None)
+    assert result.status == "killed" and "one_byte_more_fails" in result.killer, result
+    text, _ = report([result], Counter(wrapper=1), Options(kinds=("wrapper",)))
+    assert "1 of the 1 killed by the wrapper's unit tests" in text and "conformance suite alone 0/1" in text
+    # the unmutated package passes them: the kill is the mutant's
+    unmutated = tmp_path / "plain"
+    unmutated.mkdir()
+    shutil.copytree(REPO_ROOT / "honch", unmutated / "honch", ignore=shutil.ignore_patterns("__pycache__"))
+    assert campaign_module.run_unit_tests(unmutated, tmp_path, 300)[0] == "survived"

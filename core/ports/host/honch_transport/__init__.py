@@ -30,7 +30,7 @@ def post_chunk(url, body, headers, timeout_ms):
     whole request (connect, send, response head) shares one deadline of
     ``timeout_ms``; running out of it raises ``OSError(errno.ETIMEDOUT)``.
     Every other failure (refused, reset, DNS, TLS, unreadable answer) raises
-    ``ConnectionError`` naming the cause.
+    ``ConnectionError`` naming the cause, with the socket's errno when there is one.
     """
     if not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) or timeout_ms <= 0:
         raise ValueError("timeout_ms must be a positive int, got %r" % (timeout_ms,))
@@ -52,13 +52,15 @@ def post_chunk(url, body, headers, timeout_ms):
     except requests.exceptions.RequestException as exc:
         if _caused_by_timeout(exc):
             raise OSError(errno.ETIMEDOUT, "no answer from %s within %d ms (%s)" % (url, timeout_ms, exc))
-        raise ConnectionError("POST %s failed: %s" % (url, exc)) from exc
+        code = _os_errno(exc)
+        message = "POST %s failed: %s" % (url, exc)
+        raise (ConnectionError(code, message) if code else ConnectionError(message)) from exc
     finally:
         adapter.close()
 
 
-def _caused_by_timeout(exc):
-    """True when a requests error wraps a socket or urllib3 timeout (e.g. while sending the body)."""
+def _causes(exc):
+    """``exc`` and every exception it wraps (causes, contexts, urllib3 reasons, args)."""
     pending = [exc]
     seen = set()
     while pending:
@@ -66,12 +68,26 @@ def _caused_by_timeout(exc):
         if not isinstance(cause, BaseException) or id(cause) in seen:
             continue
         seen.add(id(cause))
+        yield cause
+        pending.extend((cause.__cause__, cause.__context__, getattr(cause, "reason", None)))
+        pending.extend(cause.args)
+
+
+def _caused_by_timeout(exc):
+    """True when a requests error wraps a socket or urllib3 timeout (e.g. while sending the body)."""
+    for cause in _causes(exc):
         # urllib3's NewConnectionError subclasses its TimeoutError for history's sake,
         # but it means "refused/unreachable", not "ran out of time".
         if isinstance(cause, TimeoutError) or (
                 isinstance(cause, urllib3.exceptions.TimeoutError)
                 and not isinstance(cause, urllib3.exceptions.NewConnectionError)):
             return True
-        pending.extend((cause.__cause__, cause.__context__, getattr(cause, "reason", None)))
-        pending.extend(cause.args)
     return False
+
+
+def _os_errno(exc):
+    """The errno of the socket error behind a requests error (last_error()'s os_error), or None."""
+    for cause in _causes(exc):
+        if isinstance(cause, OSError) and isinstance(cause.errno, int) and cause.errno > 0:
+            return cause.errno
+    return None
