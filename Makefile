@@ -70,7 +70,7 @@ $(LABGRID_VENV)/stamp-$(LABGRID_VERSION):
 # two runs, all on loopback.
 test: EXTRA_APT = $(TEST_APT_PACKAGES)
 test: apt venv firmware labgrid
-	$(BIN)/python -m pytest tests --ignore=tests/lab
+	$(BIN)/python -m pytest tests --ignore=tests/lab -n 2
 	$(BIN)/honch-hil run --reports $(BUILD)/test-reports
 	$(BIN)/python -m pytest tests/lab -n 2
 
