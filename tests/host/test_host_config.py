@@ -5,6 +5,7 @@ import sys
 import pytest
 
 import honch
+from honch.config import HonchConfig
 from harness import protocol
 from host_sdk_support import base_config, capture_requests, event_names, sent_messages
 
@@ -140,6 +141,67 @@ def test_batch_size_above_50_is_clamped(capture, make_client):
     sizes = [len(m.events) for m in sent_messages(capture)]
     assert sizes == [protocol.MAX_BATCH_SIZE, 11]
     assert [e["properties"].get("count") for e in capture.events()[1:]] == list(range(60))
+
+
+def _effective(key, given, others=None):
+    """What contract 4 makes of ``given`` for ``key`` (absent, None and 0: the default;
+    then the clamps), on CPython; ``others`` are the other options given."""
+    value = given or protocol.CONFIG_DEFAULTS[key]
+    if key == "batch_size":
+        value = min(value, protocol.MAX_BATCH_SIZE)
+    if key == "flush_retry_max_ms":
+        value = max(value, (others or {}).get("flush_retry_initial_ms") or
+                    protocol.CONFIG_DEFAULTS["flush_retry_initial_ms"])
+    return value
+
+
+_VIEW_VALUES = (None, 0, 1, 49, 50, 51, 999, 1000, 1001, protocol.U32_MAX - 1, protocol.U32_MAX)
+
+
+@pytest.mark.parametrize("key", sorted(protocol.CONFIG_DEFAULTS))
+def test_config_view_holds_the_effective_value_of_each_option(capture, key):
+    """Honch.config (the published wrapper's attribute) shows each option as the client
+    uses it: defaults and clamps applied, every other option at its default."""
+    for given in _VIEW_VALUES:
+        if key == "battery_low_threshold" and given and given > 100:
+            continue
+        config = HonchConfig(**base_config(capture, **{key: given}))
+        assert getattr(config, key) == _effective(key, given, base_config(capture)), (key, given)
+        for other in protocol.CONFIG_DEFAULTS:
+            if other != key:
+                expected = _effective(other, base_config(capture).get(other),
+                                      base_config(capture, **{key: given}))
+                assert getattr(config, other) == expected, (key, given, other)
+
+
+@pytest.mark.parametrize("initial, maximum", [(1000, 999), (1000, 1000), (1000, 1001), (5000, 0), (0, 999),
+                                              (protocol.U32_MAX, 1), (None, None), (2, 1)])
+def test_config_view_raises_the_backoff_ceiling_to_the_first_delay(capture, initial, maximum):
+    config = HonchConfig(**base_config(capture, flush_retry_initial_ms=initial, flush_retry_max_ms=maximum))
+    first = initial or protocol.CONFIG_DEFAULTS["flush_retry_initial_ms"]
+    assert config.flush_retry_initial_ms == first
+    assert config.flush_retry_max_ms == max(maximum or protocol.CONFIG_DEFAULTS["flush_retry_max_ms"], first)
+
+
+@pytest.mark.parametrize("given, shown", [(None, None), ("", None), ("staging", "staging"),
+                                          (" x ", " x ")])
+def test_config_view_of_the_strings_and_their_defaults(capture, given, shown):
+    endpoint = HonchConfig(**base_config(capture, endpoint_url=given))
+    assert endpoint.endpoint_url == (shown or protocol.DEFAULT_ENDPOINT_URL)
+    environment = HonchConfig(**base_config(capture, environment=given))
+    assert environment.environment == (shown or protocol.DEFAULT_ENVIRONMENT)
+    required = base_config(capture)
+    for key in ("api_key", "device_id", "device_model", "firmware_version", "event_buffer"):
+        assert getattr(endpoint, key) is required[key] or getattr(endpoint, key) == required[key], key
+
+
+def test_client_config_is_the_view_of_its_options(capture, make_client):
+    client = make_client(capture, batch_size=51, flush_retry_initial_ms=7000, flush_retry_max_ms=10)
+    assert isinstance(client.config, HonchConfig)
+    assert (client.config.batch_size, client.config.flush_retry_initial_ms, client.config.flush_retry_max_ms) == \
+        (protocol.MAX_BATCH_SIZE, 7000, 7000)
+    assert client.config.connectivity_callback is None
+    assert client.config.battery_callback is None and client.config.auto_properties_callback is None
 
 
 def test_buffer_too_small_for_boot_raises_storage_error(capture):

@@ -266,6 +266,7 @@ def test_a_wrapper_mutant_that_survives_on_host_runs_again_on_the_unix_board(tmp
         return ("survived", "") if board == coverage.BOARD else ("killed", tests[-1])
 
     monkeypatch.setattr(campaign_module, "run_tests", fake_run_tests)
+    monkeypatch.setattr(campaign_module, "run_unit_tests", lambda *a: ("survived", ""))
     run = campaign_module.Campaign(Options(work=tmp_path, kinds=("wrapper",)), log=lambda s: None)
     run.equivalents = {}
     run.coverage = {f"{reached}[{coverage.BOARD}]": {"outcome": "passed", "seconds": 1.0,
@@ -300,3 +301,23 @@ def test_a_wrapper_line_no_conformance_test_reaches_is_judged_by_the_wrappers_un
     unmutated.mkdir()
     shutil.copytree(REPO_ROOT / "honch", unmutated / "honch", ignore=shutil.ignore_patterns("__pycache__"))
     assert campaign_module.run_unit_tests(unmutated, tmp_path, 300)[0] == "survived"
+
+
+def test_a_wrapper_mutant_the_conformance_suite_lets_pass_is_judged_by_the_drop_in_tests(tmp_path, monkeypatch):
+    """A public constant the contract does not bound but the published wrapper fixes:
+    the conformance suite passes, the drop-in comparison with the wheel (tests/sdk, run
+    on the mutant's package) kills it, and the report counts that kill apart."""
+    from harness.mutation import campaign as campaign_module
+
+    mutant = _replace("honch/config.py", "wrapper", "MAX_TRANSPORT_TIMEOUT_MS = 10000\n",
+                      "MAX_TRANSPORT_TIMEOUT_MS = 10001\n")
+    reached = f"conformance/test_a.py::test_reached[{coverage.BOARD}]"
+    monkeypatch.setattr(campaign_module, "run_tests", lambda *a, **k: ("survived", ""))
+    run = campaign_module.Campaign(Options(work=tmp_path, kinds=("wrapper",), micropython=False), log=lambda s: None)
+    run.equivalents = {}
+    run.coverage = {reached: {"outcome": "passed", "seconds": 1.0, "lines": {mutant.file: [mutant.line]}}}
+    result = run._one(mutant, 0, {"built": 0}, None)
+    assert result.status == "killed" and "test_every_published_name_and_signature_is_ours" in result.killer, result
+    text, _ = report([result], Counter(wrapper=1), Options(kinds=("wrapper",)))
+    assert "0 on lines no conformance test reaches, 1 that the conformance suite let pass" in text, text
+    assert "conformance suite alone 0/1" in text

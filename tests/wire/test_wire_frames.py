@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import UPSTREAM_DIR, frame_bytes, load_vectors
+from wire_vectors import UPSTREAM_DIR, frame_bytes, load_vectors
 from harness.protocol import CAPTURE_LIMITS, SDK_LIMITS, Limits
 from harness.wire import WireError, chunk, crc16, encode_frame, parse_frame, reassemble
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import GENERATED_DIR, frame_bytes, load_vectors, replay, vector_params
+from wire_vectors import GENERATED_DIR, frame_bytes, load_vectors, replay, vector_params
 from harness.protocol import SDK_LIMITS
 from harness.wire import Int, Map, chunk, decode_message, encode_message, parse_frame, reassemble, to_decoded_json
 from harness.wire import vectorgen

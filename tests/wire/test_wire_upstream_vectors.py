@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import UPSTREAM_DIR, frame_bytes, load_vectors, replay, vector_params
+from wire_vectors import UPSTREAM_DIR, frame_bytes, load_vectors, replay, vector_params
 from harness.protocol import CONTEXT_IDS
 from harness.wire import (
     Bytes, Event, Map, Message, WireError, chunk, decode_message, encode_message, expand_events, parse_frame, reassemble, to_decoded_json,

@@ -1,4 +1,4 @@
-"""Shared helpers for the wire codec tests."""
+"""Shared helpers for the wire codec tests (a named module, not conftest: tests/capture has its own conftest)."""
 
 import json
 
