@@ -111,6 +111,25 @@ def test_unknown_keys_are_refused(capture, key):
     assert key in exc.detail
 
 
+@pytest.mark.parametrize("overrides, detail", [
+    ({"api_key": _MISSING}, "missing required config: api_key"),  # the wheel's message, word for word
+    ({"event_buffer": None}, "missing required config: event_buffer"),
+    ({"device_id": 7}, "device_id must be a str, not int"),
+    ({"environment": b"x"}, "environment must be a str or None, not bytes"),
+    ({"batch_size": True}, "batch_size must be an int or None, not bool"),
+    ({"flush_retry_max_ms": 2.0}, "flush_retry_max_ms must be an int or None, not float"),
+    ({"max_event_bytes": -1}, "max_event_bytes must be within 0..0xFFFFFFFF, got -1"),
+    ({"transport_timeout_ms": protocol.U32_MAX + 1}, "transport_timeout_ms must be within 0..0xFFFFFFFF, got 4294967296"),
+    ({"state_path": "/tmp/x"}, "unknown configuration key 'state_path'"),
+    ({"battery_callback": print}, "battery_callback is a host hook of the C core, not a configuration key"),
+    ({"connectivity_callback": 1}, "connectivity_callback must be callable or None"),
+])
+def test_a_config_error_says_exactly_what_was_wrong(capture, overrides, detail):
+    """The detail of a refused configuration (the user's only clue) names the key, the
+    rule and the value's type or value; a missing key reads as the wheel's message."""
+    assert _expect_invalid(capture, **overrides).detail == detail
+
+
 def test_connectivity_callback_must_be_callable(capture):
     _expect_invalid(capture, connectivity_callback=True)
 

@@ -135,8 +135,9 @@ def test_a_property_key_that_is_not_text_is_invalid_at_the_top_level():
     assert _invalid(validation.require_properties, {1: "x"}) == "property keys must be strings"
 
 
-def test_messages_are_the_published_wrappers(tmp_path):
-    """Where the wheel and the contract agree, the message is the wheel's word for word."""
+def _published_modules() -> dict:
+    """The wheel's ``honch`` modules, imported under their own names and then taken out
+    of ``sys.modules`` again (ours are restored)."""
     import importlib.util
     import sys
 
@@ -150,12 +151,27 @@ def test_messages_are_the_published_wrappers(tmp_path):
         theirs_pkg = importlib.util.module_from_spec(spec)
         sys.modules["honch"] = theirs_pkg
         spec.loader.exec_module(theirs_pkg)
-        theirs = sys.modules["honch.validation"]
-        their_error = sys.modules["honch.errors"].InvalidArgumentError
+        return {k: v for k, v in sys.modules.items() if k == "honch" or k.startswith("honch.")}
     finally:
         for k in [k for k in sys.modules if k == "honch" or k.startswith("honch.")]:
             del sys.modules[k]
         sys.modules.update(saved)
+
+
+def test_config_is_blank_is_the_wheels():
+    """``honch.config.is_blank`` is a public helper of the wheel: same answer for every value."""
+    from honch import config
+
+    theirs = _published_modules()["honch.config"].is_blank
+    for value in (None, "", " ", " \t\r\n", "\x0b", "\u3000", "x", " x ", 0, 1, b"", False, [], "None"):
+        assert config.is_blank(value) == theirs(value), repr(value)
+
+
+def test_messages_are_the_published_wrappers():
+    """Where the wheel and the contract agree, the message is the wheel's word for word."""
+    published = _published_modules()
+    theirs = published["honch.validation"]
+    their_error = published["honch.errors"].InvalidArgumentError
 
     cases = [
         ("require_event_name", ("",)), ("require_event_name", ("e" * 129,)),
