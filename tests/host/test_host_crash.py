@@ -190,6 +190,7 @@ def test_micropython_print_exception_output_is_parsed(monkeypatch):
         "Traceback (most recent call last):\n"
         '  File "main.py", line 4, in <module>\n'
         '  File "app.py", line 30, in main\n'
+        '  File "boot.py", line 9\n'  # no function: '?', as the wheel writes it
         '  File "lib/drv.py", line 12, in read_sensor\n'
         '  File "nolines.py", line 0, in f\n'
         "ValueError: bad\n"
@@ -204,10 +205,10 @@ def test_micropython_print_exception_output_is_parsed(monkeypatch):
 
     monkeypatch.setattr(sys, "print_exception", print_exception, raising=False)
     frames = _crash.exception_frames(NoTraceback())
-    assert frames == [("main.py", 4, "<module>"), ("app.py", 30, "main"), ("lib/drv.py", 12, "read_sensor"),
-                      ("nolines.py", 0, "f")]
+    assert frames == [("main.py", 4, "<module>"), ("app.py", 30, "main"), ("boot.py", 9, "?"),
+                      ("lib/drv.py", 12, "read_sensor"), ("nolines.py", 0, "f")]
     assert _crash.format_backtrace(frames) == \
-        "nolines.py:? in f <- drv.py:12 in read_sensor <- app.py:30 in main <- main.py:4 in <module>"
+        "nolines.py:? in f <- drv.py:12 in read_sensor <- boot.py:9 in ? <- app.py:30 in main <- main.py:4 in <module>"
 
 
 def test_deep_recursion_keeps_the_crash_site(capture, make_client):

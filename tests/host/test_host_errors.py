@@ -75,3 +75,26 @@ def test_core_errors_surface_as_contract_exceptions(capture, make_client):
 def test_compression_unavailable_exists_for_compatibility():
     assert issubclass(honch.CompressionUnavailableError, honch.HonchError)
     assert honch.CompressionUnavailableError().status == protocol.STATUS["NOT_SUPPORTED"]
+
+
+def test_a_port_core_whose_errors_carry_only_a_status(capture, monkeypatch):
+    """The published interface of ``_honch_core.Error`` is ``.status``: a port's core
+    that has no ``detail`` still surfaces as the contract's exception, detail None."""
+    import types
+
+    from host_sdk_support import base_config
+
+    class Error(Exception):
+        def __init__(self, status):
+            super().__init__(errors.status_text(status))
+            self.status = status
+
+    def client(config):
+        raise Error(protocol.STATUS["QUEUE_FULL"])
+
+    port_core = types.SimpleNamespace(Error=Error, Client=client)
+    monkeypatch.setattr(honch.client, "_honch_core", port_core)
+    with pytest.raises(honch.StorageError) as caught:
+        honch.Honch(**base_config(capture))
+    assert (caught.value.status, str(caught.value), caught.value.detail) == \
+        (protocol.STATUS["QUEUE_FULL"], "queue full", None)
