@@ -276,7 +276,7 @@ def test_a_wrapper_mutant_that_survives_on_host_runs_again_on_the_unix_board(tmp
     u = coverage.MICROPYTHON_BOARD
     assert calls == [(coverage.BOARD, [f"{reached}[{coverage.BOARD}]"]), (u, [f"{reached}[{u}]", f"{skipped}[{u}]"])]
     assert (result.status, result.board, result.killer) == ("killed", u, f"{skipped}[{u}]"), result
-    assert result.reason == f"passed on {coverage.BOARD}, then ran on {u}"
+    assert result.reason == f"passed on {coverage.BOARD} and the unit tests, then ran on {u}"
     calls.clear()
     run.opts.micropython = False  # --no-micropython: the host's verdict stands
     assert run._one(mutant, 0, {"built": 0}, None).status == "survived" and len(calls) == 1
@@ -295,7 +295,7 @@ def test_a_wrapper_line_no_conformance_test_reaches_is_judged_by_the_wrappers_un
     result = run._one(mutant, 0, {"built": 0}, None)
     assert result.status == "killed" and "one_byte_more_fails" in result.killer, result
     text, _ = report([result], Counter(wrapper=1), Options(kinds=("wrapper",)))
-    assert "1 of the 1 killed by the wrapper's unit tests" in text and "conformance suite alone 0/1" in text
+    assert "1 of the 1 killed by the wrapper's unit tests" in text and "conformance suite alone at least 0/1" in text
     # the unmutated package passes them: the kill is the mutant's
     unmutated = tmp_path / "plain"
     unmutated.mkdir()
@@ -312,12 +312,16 @@ def test_a_wrapper_mutant_the_conformance_suite_lets_pass_is_judged_by_the_drop_
     mutant = _replace("honch/config.py", "wrapper", "MAX_TRANSPORT_TIMEOUT_MS = 10000\n",
                       "MAX_TRANSPORT_TIMEOUT_MS = 10001\n")
     reached = f"conformance/test_a.py::test_reached[{coverage.BOARD}]"
-    monkeypatch.setattr(campaign_module, "run_tests", lambda *a, **k: ("survived", ""))
-    run = campaign_module.Campaign(Options(work=tmp_path, kinds=("wrapper",), micropython=False), log=lambda s: None)
+    boards = []
+    monkeypatch.setattr(campaign_module, "run_tests",
+                        lambda *a, board=coverage.BOARD, **k: boards.append(board) or ("survived", ""))
+    run = campaign_module.Campaign(Options(work=tmp_path, kinds=("wrapper",)), log=lambda s: None)
     run.equivalents = {}
     run.coverage = {reached: {"outcome": "passed", "seconds": 1.0, "lines": {mutant.file: [mutant.line]}}}
     result = run._one(mutant, 0, {"built": 0}, None)
+    assert boards == [coverage.BOARD]  # killed by the unit tests: no minutes-long unix re-run
     assert result.status == "killed" and "test_every_published_name_and_signature_is_ours" in result.killer, result
     text, _ = report([result], Counter(wrapper=1), Options(kinds=("wrapper",)))
-    assert "0 on lines no conformance test reaches, 1 that the conformance suite let pass" in text, text
-    assert "conformance suite alone 0/1" in text
+    assert f"0 on lines no conformance test reaches, 1 that the conformance suite let pass on {coverage.BOARD}" in text
+    assert "conformance suite alone at least 0/1" in text
+    assert result.reason == f"the conformance suite passed on {coverage.BOARD}; " + campaign_module.UNIT_TEST_KILL
