@@ -65,11 +65,18 @@ def test_core_errors_surface_as_contract_exceptions(capture, make_client):
         client.track("")
     assert caught.value.status == 1
     assert str(caught.value) == "invalid argument"
+    with pytest.raises(honch.InvalidArgumentError) as caught:
+        client.track("sample", {"sensor": object()})
+    assert caught.value.detail == "unsupported value type: object"  # the core's detail, passed through
     client.shutdown()
     with pytest.raises(honch.NotInitializedError) as caught:
         client.track("after")
     assert caught.value.status == protocol.STATUS["NOT_INITIALIZED"]
     assert str(caught.value) == "not initialized"
+    for call in (client.tick, client.flush, client.reset, lambda: client.run(print)):
+        with pytest.raises(honch.NotInitializedError) as caught:
+            call()
+        assert caught.value.detail == "the client was shut down"
 
 
 def test_compression_unavailable_exists_for_compatibility():

@@ -24,6 +24,7 @@ from harness.firmware import ensure_firmware
 _PROBE = """
 import json
 from honch import config
+print("@@file " + config.__file__)
 out = {"platform": config.SDK_PLATFORM, "timeouts": []}
 base = {"api_key": "k", "device_id": "d", "device_model": "m", "firmware_version": "1",
         "event_buffer": bytearray(64)}
@@ -46,10 +47,15 @@ def micropython():
 
 def _probe(micropython: Path, given: list) -> dict:
     script = _PROBE.replace("GIVEN", json.dumps(given).replace("null", "None"))
-    env = dict(os.environ, MICROPYPATH=str(_wrapper_dir()))
-    out = subprocess.run([str(micropython), "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    wrapper = _wrapper_dir()
+    env = dict(os.environ, MICROPYPATH=str(wrapper))
+    # cwd too: MicroPython's sys.path starts with '', which must not find another honch/
+    out = subprocess.run([str(micropython), "-c", script], capture_output=True, text=True, env=env, timeout=60,
+                         cwd=str(wrapper))
     assert out.returncode == 0, out.stdout + out.stderr
-    (line,) = [ln for ln in out.stdout.splitlines() if ln.startswith("@@")]
+    (where,) = [ln for ln in out.stdout.splitlines() if ln.startswith("@@file ")]
+    assert Path(wrapper, where[len("@@file "):]).resolve() == Path(wrapper, "honch", "config.py").resolve(), where
+    (line,) = [ln for ln in out.stdout.splitlines() if ln.startswith("@@{")]
     return json.loads(line[2:])
 
 
