@@ -253,7 +253,7 @@ class Agent:
         self.reenter_op = None
         self.callback_log = []
         self.battery = -1
-        self.wall_clock = None
+        self.port_clock = None
         self.tether_seq = 0
         self.tether_on = False
         self.tether_bare_status = False
@@ -583,7 +583,7 @@ class Agent:
             except Exception:
                 pass
         self.client = None
-        self.wall_clock = None
+        self.port_clock = None
 
     def op_init(self, config, host_hooks=None):
         honch = self._import_honch()
@@ -604,10 +604,10 @@ class Agent:
             elif key in ("state_path", "crash_report"):
                 hooks[key] = host_hooks[key]
             elif key in ("wall_clock_ms", "monotonic_ms"):
-                if self.wall_clock is None:
-                    self.wall_clock = PortClock()
-                self.wall_clock.set(key, host_hooks[key])
-                hooks["platform"] = self.wall_clock
+                if self.port_clock is None:
+                    self.port_clock = PortClock()
+                self.port_clock.set(key, host_hooks[key])
+                hooks["platform"] = self.port_clock
             elif key == "reenter_transport":
                 hooks["transport"] = self._reentering_transport(host_hooks[key])
             elif key == "auto_properties":
@@ -644,9 +644,9 @@ class Agent:
         self._port_clock("monotonic_ms").set("monotonic_ms", ms)
 
     def _port_clock(self, name):
-        if self.wall_clock is None or not self.wall_clock.has(name):
+        if self.port_clock is None or not self.port_clock.has(name):
             raise AgentError("the client has no settable clock %s (host hook %s)" % (name, name))
-        return self.wall_clock
+        return self.port_clock
 
     def op_set_battery(self, level):
         self.battery = level
