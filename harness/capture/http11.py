@@ -70,18 +70,33 @@ class RequestHead:
     def has(self, name: str) -> bool:
         return name.lower() in self._index
 
+    @property
+    def any_repeated(self) -> bool:
+        """True when some field name (case-insensitive) appears more than once."""
+        return len(self._index) < len(self.headers)
+
+    def sent_name(self, name: str) -> str | None:
+        """Header ``name`` spelt as first sent, or None when absent."""
+        lowered = name.lower()
+        if lowered not in self._index:
+            return None
+        return next(sent for sent, _ in self.headers if sent.lower() == lowered)
+
     def repeated(self, names) -> tuple[str, int] | None:
         """The first of ``names`` (lower-case) that appears more than once, as
         (name as first sent, count), or None."""
+        if not self.any_repeated:
+            return None
         for lowered, values in self._index.items():
             if len(values) > 1 and lowered in names:
-                sent = next(name for name, _ in self.headers if name.lower() == lowered)
-                return sent, len(values)
+                return self.sent_name(lowered), len(values)
         return None
 
     def as_dict(self) -> dict[str, str]:
         """Headers as a dict keyed by the name as first sent; a repeated field's
         values are joined with ", " (RFC 9110 5.3)."""
+        if not self.any_repeated:
+            return dict(self.headers)  # every name distinct: nothing to join
         out: dict[str, str] = {}
         first_name: dict[str, str] = {}
         for name, value in self.headers:
@@ -109,12 +124,15 @@ def find_head_end(buffer: bytes | bytearray) -> int:
 
 
 _TOKEN_TEXT = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_VALUE_TEXT = r"(?:[\x21-\x7e\x80-\xff](?:[\x20-\x7e\x80-\xff\t]*[\x21-\x7e\x80-\xff])?)?"
+#: What a field line may hold after its colon: visible ASCII, obs-text, SP and HTAB. Leading
+#: and trailing SP/HTAB are stripped off afterwards, which leaves exactly a value the line
+#: parser accepts (first and last character visible); no backtracking in the expression.
+_FIELD_TEXT = r"[\x20-\x7e\x80-\xff\t]*"
 #: The whole of a well-formed head in one match (over its latin-1 text), and its field lines:
 #: exactly what the line parser below accepts, in one C-level pass.
 _WELL_FORMED_HEAD = re.compile(
-    rf"({_TOKEN_TEXT}) ([\x21-\x7e]+) (HTTP/[0-9]\.[0-9])((?:\r\n{_TOKEN_TEXT}:[ \t]*{_VALUE_TEXT}[ \t]*)*)")
-_FIELD_LINE = re.compile(rf"\r\n({_TOKEN_TEXT}):[ \t]*({_VALUE_TEXT})[ \t]*")
+    rf"({_TOKEN_TEXT}) ([\x21-\x7e]+) (HTTP/[0-9]\.[0-9])((?:\r\n{_TOKEN_TEXT}:{_FIELD_TEXT})*)")
+_FIELD_LINE = re.compile(rf"\r\n({_TOKEN_TEXT}):({_FIELD_TEXT})")
 
 
 def parse_head(head: bytes) -> RequestHead:
@@ -128,7 +146,10 @@ def parse_head(head: bytes) -> RequestHead:
     match = _WELL_FORMED_HEAD.fullmatch(text)
     if match is not None:
         method, target, version, fields = match.groups()
-        headers = _FIELD_LINE.findall(fields) if fields else []
+        if fields:
+            headers = [(name, value.strip(" \t")) for name, value in _FIELD_LINE.findall(fields)]
+        else:
+            headers = []
         if len(headers) <= MAX_HEADER_LINES:
             return RequestHead(method, target, version, headers)
     return parse_head_strict(head)

@@ -103,10 +103,11 @@ def identify(head: RequestHead, lookup) -> tuple[object | None, Verdict | None]:
     keys = project_keys(head)
     if not keys:
         return None, Verdict(401, f"missing {P.HEADER_PROJECT_KEY} header")
-    if any(not key for key in keys):
-        return None, Verdict(401, f"empty {P.HEADER_PROJECT_KEY} header")
-    if any(key != keys[0] for key in keys[1:]):
-        return None, Verdict(401, f"{P.HEADER_PROJECT_KEY} repeated with different values")
+    if len(keys) > 1 or not keys[0]:  # the usual single non-empty key needs neither look
+        if any(not key for key in keys):
+            return None, Verdict(401, f"empty {P.HEADER_PROJECT_KEY} header")
+        if any(key != keys[0] for key in keys[1:]):
+            return None, Verdict(401, f"{P.HEADER_PROJECT_KEY} repeated with different values")
     tenant = lookup(keys[0])
     if tenant is None:
         return None, Verdict(401, "unknown project key")

@@ -259,10 +259,10 @@ class _App:
                 decoded=None, forms) -> None:
         """The request-log entry (when the key names a tenant) and the observer's entry."""
         head = request.head
-        key_header = P.HEADER_PROJECT_KEY.lower()
-        headers = {}
-        for name, value in head.as_dict().items():
-            headers[name] = REDACTED if name.lower() == key_header else value
+        headers = head.as_dict()
+        key_header = head.sent_name(P.HEADER_PROJECT_KEY)  # as_dict holds it under this name
+        if key_header is not None:
+            headers[key_header] = REDACTED
         record = {
             "t": request.t,
             "method": head.method,
