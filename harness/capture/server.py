@@ -452,7 +452,6 @@ class _Connection(asyncio.Protocol):
 
     def _complete(self, received: int) -> None:
         self.state = "busy"
-        self.transport.pause_reading()
         start = self.body_start
         if self.body_read:
             end = start + self.expected
@@ -467,6 +466,11 @@ class _Connection(asyncio.Protocol):
             self.buffer = bytearray()
         request = Request(self.head, self.app.clock(), body, self.content_length, self.body_read, truncated)
         self.app.dispatch(self, request)
+        if self.state == "busy":
+            # Not answered yet (a delay fault): read nothing more until it is. Nothing can be
+            # read during dispatch itself, so an answered request (the usual case, after
+            # which the connection closes) skips pausing and resuming the transport.
+            self.transport.pause_reading()
 
     def _fail_head(self, error: HeadError) -> None:
         self.state = "busy"
