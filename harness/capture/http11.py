@@ -80,7 +80,10 @@ class RequestHead:
         lowered = name.lower()
         if lowered not in self._index:
             return None
-        return next(sent for sent, _ in self.headers if sent.lower() == lowered)
+        for sent, _ in self.headers:
+            if len(sent) == len(lowered) and sent.lower() == lowered:  # lengths first: no lower() mostly
+                return sent
+        return None  # not reached: the index is built from these headers
 
     def repeated(self, names) -> tuple[str, int] | None:
         """The first of ``names`` (lower-case) that appears more than once, as
