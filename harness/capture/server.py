@@ -337,6 +337,10 @@ class _Connection(asyncio.Protocol):
     processed (RFC 9112 9.6). The next request is only read once the current one is
     answered, so answers keep the order of the requests even across delay faults."""
 
+    # one of these is made per connection, i.e. per request of a device
+    __slots__ = ("app", "transport", "buffer", "state", "deadline", "eof", "discarded", "served", "head",
+                 "body_start", "expected", "body_read", "content_length", "consumed", "persistent", "head_only")
+
     def __init__(self, app: _App):
         self.app = app
         self.transport = None
