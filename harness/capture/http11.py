@@ -41,44 +41,46 @@ class RequestHead:
     """A parsed request line and header section.
 
     ``headers`` keeps every field line in arrival order with names as sent;
-    lookups are case-insensitive.
+    lookups are case-insensitive. ``fields`` is the index they use, built once: lower-case
+    name -> values in arrival order (never empty); code on the request path reads it with
+    lower-case names directly, and nothing changes it.
     """
 
-    __slots__ = ("method", "target", "version", "headers", "_index")
+    __slots__ = ("method", "target", "version", "headers", "fields")
 
     def __init__(self, method: str, target: str, version: str, headers: list[tuple[str, str]]):
         self.method = method
         self.target = target
         self.version = version
         self.headers = headers
-        self._index: dict[str, list[str]] = {}
+        self.fields: dict[str, list[str]] = {}
         for name, value in headers:
-            self._index.setdefault(name.lower(), []).append(value)
+            self.fields.setdefault(name.lower(), []).append(value)
 
     def values(self, name: str) -> list[str]:
         """Every value of header ``name`` (case-insensitive), in arrival order."""
-        return self._index.get(name.lower(), [])
+        return self.fields.get(name.lower(), [])
 
     def get(self, name: str) -> str | None:
         """The first value of header ``name``, or None."""
-        values = self._index.get(name.lower())
+        values = self.fields.get(name.lower())
         return values[0] if values else None
 
     def count(self, name: str) -> int:
-        return len(self._index.get(name.lower(), ()))
+        return len(self.fields.get(name.lower(), ()))
 
     def has(self, name: str) -> bool:
-        return name.lower() in self._index
+        return name.lower() in self.fields
 
     @property
     def any_repeated(self) -> bool:
         """True when some field name (case-insensitive) appears more than once."""
-        return len(self._index) < len(self.headers)
+        return len(self.fields) < len(self.headers)
 
     def sent_name(self, name: str) -> str | None:
         """Header ``name`` spelt as first sent, or None when absent."""
         lowered = name.lower()
-        if lowered not in self._index:
+        if lowered not in self.fields:
             return None
         for sent, _ in self.headers:
             if len(sent) == len(lowered) and sent.lower() == lowered:  # lengths first: no lower() mostly
@@ -90,7 +92,7 @@ class RequestHead:
         (name as first sent, count), or None."""
         if not self.any_repeated:
             return None
-        for lowered, values in self._index.items():
+        for lowered, values in self.fields.items():
             if len(values) > 1 and lowered in names:
                 return self.sent_name(lowered), len(values)
         return None

@@ -438,9 +438,10 @@ class _Connection(asyncio.Protocol):
 
     def _plan_body(self) -> None:
         head = self.head
-        values = head.values("Content-Length")
+        fields = head.fields
+        values = fields.get("content-length", ())
         self.content_length = parse_content_length(values[0]) if values else None
-        if head.has("Transfer-Encoding") or len(values) > 1:
+        if "transfer-encoding" in fields or len(values) > 1:
             usable = False
         elif not values:
             usable = True  # no Content-Length and no Transfer-Encoding: no body (RFC 9112 6.3)
@@ -449,7 +450,7 @@ class _Connection(asyncio.Protocol):
         self.body_read = usable
         self.expected = (self.content_length or 0) if usable else 0
         self.head_only = head.method == "HEAD"
-        if usable and self.expected and (head.get("Expect") or "").lower() == "100-continue" \
+        if usable and self.expected and "expect" in fields and head.get("Expect").lower() == "100-continue" \
                 and len(self.buffer) == self.body_start:
             # curl sends this for larger control bodies; devices never do
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -577,11 +578,11 @@ def _keeps_alive(head) -> bool:
     """HTTP/1.1 without a ``close`` connection option (RFC 9112 9.3)."""
     if head.version != "HTTP/1.1":
         return False
-    values = head.values("Connection")
+    values = head.fields.get("connection", ())
     if len(values) == 1 and values[0] in ("close", "Close"):
         return False
     return not any("close" in (token.strip().lower() for token in value.split(","))
-                   for value in head.values("Connection"))
+                   for value in values)
 
 
 class CaptureServer:
