@@ -293,7 +293,8 @@ class _App:
         cached = request.forms
         base = self.redactor.base_forms
         if cached is None or cached[0] is not base:
-            cached = request.forms = (base, self.redactor.forms(_keys(request)))
+            # forms() skips empty keys itself, so the keys go in as the head holds them
+            cached = request.forms = (base, self.redactor.forms(ingest.project_keys(request.head)))
         return cached[1]
 
     def _alias_of(self, request: Request) -> str | None:
