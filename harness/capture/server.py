@@ -102,6 +102,8 @@ class _App:
                                                    frame_overhead=PARTIAL_FRAME_OVERHEAD_BYTES),
                                redactor=self.redactor, budget=self.budget)
         self.internal_errors = 0
+        #: the event loop's clock (connection deadlines), looked up once: every connection reads it
+        self.loop_time = asyncio.get_running_loop().time
         self.connections: set[_Connection] = set()
         self.control = ControlApi(self.tenants, token=control_token, info=lambda: {
             "version": __version__, "capture_path": self.capture_path, "open": open_tenants,
@@ -372,13 +374,13 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         self.app.connections.add(self)
-        self.deadline = asyncio.get_running_loop().time() + self.app.read_timeout
+        self.deadline = self.app.loop_time() + self.app.read_timeout
 
     def data_received(self, data: bytes) -> None:
         if self.state in ("head", "body"):
             if self.served and not self.buffer and self.state == "head":
                 # the next request of a persistent connection: the whole-request deadline starts now
-                self.deadline = asyncio.get_running_loop().time() + self.app.read_timeout
+                self.deadline = self.app.loop_time() + self.app.read_timeout
             self.buffer += data
             self._guarded(self._advance)
         elif self.state == "busy":
@@ -534,7 +536,7 @@ class _Connection(asyncio.Protocol):
         self._reset()
         self.state = "head"
         self.served += 1
-        self.deadline = asyncio.get_running_loop().time() + min(self.app.read_timeout, KEEP_ALIVE_IDLE_SECONDS)
+        self.deadline = self.app.loop_time() + min(self.app.read_timeout, KEEP_ALIVE_IDLE_SECONDS)
         if self.buffer or self.eof:
             # not from inside respond(): a long pipeline must not nest calls
             asyncio.get_running_loop().call_soon(self._resume_pipeline)
@@ -561,7 +563,7 @@ class _Connection(asyncio.Protocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.transport.resume_reading()
-        self.deadline = asyncio.get_running_loop().time() + LINGER_SECONDS
+        self.deadline = self.app.loop_time() + LINGER_SECONDS
 
     def _close(self) -> None:
         if self.state == "closed":
