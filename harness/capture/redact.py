@@ -72,11 +72,13 @@ class Forms:
     turn "unknown key" into "un<redacted>nown <redacted>ey", and a key that short is
     no secret anyway."""
 
-    __slots__ = ("long", "short", "_short_text", "_short_bytes")
+    __slots__ = ("long", "short", "_long_bytes", "_short_text", "_short_bytes")
 
     def __init__(self, spellings):
         spellings = sorted(set(spellings), key=len, reverse=True)
         self.long = tuple(f for f in spellings if len(f) >= SHORT_SECRET)
+        # what data() looks for in a body, encoded once rather than for every request
+        self._long_bytes = tuple(f.encode("latin-1", "replace") for f in self.long)
         self.short = tuple(f for f in spellings if len(f) < SHORT_SECRET)
         if self.short:
             alternatives = "|".join(re.escape(f) for f in self.short)
@@ -105,8 +107,7 @@ class Forms:
         return text
 
     def data(self, body: bytes) -> bytes:
-        for form in self.long:
-            raw = form.encode("latin-1", "replace")
+        for raw in self._long_bytes:
             if raw in body:
                 body = body.replace(raw, REDACTED_BYTES)
         if self.short:
