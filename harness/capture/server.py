@@ -477,7 +477,8 @@ class _Connection(asyncio.Protocol):
         if self.state == "busy":
             # Not answered yet (a delay fault): read nothing more until it is. Nothing can be
             # read during dispatch itself, so an answered request (the usual case, after
-            # which the connection closes) skips pausing and resuming the transport.
+            # which the connection closes) skips pausing and resuming the transport; a
+            # pipelined next request pauses it in _next_request.
             self.transport.pause_reading()
 
     def _fail_head(self, error: HeadError) -> None:
@@ -538,7 +539,9 @@ class _Connection(asyncio.Protocol):
         self.served += 1
         self.deadline = self.app.loop_time() + min(self.app.read_timeout, KEEP_ALIVE_IDLE_SECONDS)
         if self.buffer or self.eof:
-            # not from inside respond(): a long pipeline must not nest calls
+            # not from inside respond(): a long pipeline must not nest calls; and nothing more
+            # is read until the requests already buffered are answered
+            self.transport.pause_reading()
             asyncio.get_running_loop().call_soon(self._resume_pipeline)
         else:
             self.transport.resume_reading()
