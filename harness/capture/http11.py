@@ -41,47 +41,67 @@ class RequestHead:
     """A parsed request line and header section.
 
     ``headers`` keeps every field line in arrival order with names as sent;
-    lookups are case-insensitive.
+    lookups are case-insensitive. ``fields`` is the index they use, built once: lower-case
+    name -> values in arrival order (never empty); code on the request path reads it with
+    lower-case names directly, and nothing changes it.
     """
 
-    __slots__ = ("method", "target", "version", "headers", "_index")
+    __slots__ = ("method", "target", "version", "headers", "fields")
 
     def __init__(self, method: str, target: str, version: str, headers: list[tuple[str, str]]):
         self.method = method
         self.target = target
         self.version = version
         self.headers = headers
-        self._index: dict[str, list[str]] = {}
+        self.fields: dict[str, list[str]] = {}
         for name, value in headers:
-            self._index.setdefault(name.lower(), []).append(value)
+            self.fields.setdefault(name.lower(), []).append(value)
 
     def values(self, name: str) -> list[str]:
         """Every value of header ``name`` (case-insensitive), in arrival order."""
-        return self._index.get(name.lower(), [])
+        return self.fields.get(name.lower(), [])
 
     def get(self, name: str) -> str | None:
         """The first value of header ``name``, or None."""
-        values = self._index.get(name.lower())
+        values = self.fields.get(name.lower())
         return values[0] if values else None
 
     def count(self, name: str) -> int:
-        return len(self._index.get(name.lower(), ()))
+        return len(self.fields.get(name.lower(), ()))
 
     def has(self, name: str) -> bool:
-        return name.lower() in self._index
+        return name.lower() in self.fields
+
+    @property
+    def any_repeated(self) -> bool:
+        """True when some field name (case-insensitive) appears more than once."""
+        return len(self.fields) < len(self.headers)
+
+    def sent_name(self, name: str) -> str | None:
+        """Header ``name`` spelt as first sent, or None when absent."""
+        lowered = name.lower()
+        if lowered not in self.fields:
+            return None
+        for sent, _ in self.headers:
+            if len(sent) == len(lowered) and sent.lower() == lowered:  # lengths first: no lower() mostly
+                return sent
+        return None  # not reached: the index is built from these headers
 
     def repeated(self, names) -> tuple[str, int] | None:
         """The first of ``names`` (lower-case) that appears more than once, as
         (name as first sent, count), or None."""
-        for lowered, values in self._index.items():
+        if not self.any_repeated:
+            return None
+        for lowered, values in self.fields.items():
             if len(values) > 1 and lowered in names:
-                sent = next(name for name, _ in self.headers if name.lower() == lowered)
-                return sent, len(values)
+                return self.sent_name(lowered), len(values)
         return None
 
     def as_dict(self) -> dict[str, str]:
         """Headers as a dict keyed by the name as first sent; a repeated field's
         values are joined with ", " (RFC 9110 5.3)."""
+        if not self.any_repeated:
+            return dict(self.headers)  # every name distinct: nothing to join
         out: dict[str, str] = {}
         first_name: dict[str, str] = {}
         for name, value in self.headers:
@@ -109,12 +129,15 @@ def find_head_end(buffer: bytes | bytearray) -> int:
 
 
 _TOKEN_TEXT = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_VALUE_TEXT = r"(?:[\x21-\x7e\x80-\xff](?:[\x20-\x7e\x80-\xff\t]*[\x21-\x7e\x80-\xff])?)?"
+#: What a field line may hold after its colon: visible ASCII, obs-text, SP and HTAB. Leading
+#: and trailing SP/HTAB are stripped off afterwards, which leaves exactly a value the line
+#: parser accepts (first and last character visible); no backtracking in the expression.
+_FIELD_TEXT = r"[\x20-\x7e\x80-\xff\t]*"
 #: The whole of a well-formed head in one match (over its latin-1 text), and its field lines:
 #: exactly what the line parser below accepts, in one C-level pass.
 _WELL_FORMED_HEAD = re.compile(
-    rf"({_TOKEN_TEXT}) ([\x21-\x7e]+) (HTTP/[0-9]\.[0-9])((?:\r\n{_TOKEN_TEXT}:[ \t]*{_VALUE_TEXT}[ \t]*)*)")
-_FIELD_LINE = re.compile(rf"\r\n({_TOKEN_TEXT}):[ \t]*({_VALUE_TEXT})[ \t]*")
+    rf"({_TOKEN_TEXT}) ([\x21-\x7e]+) (HTTP/[0-9]\.[0-9])((?:\r\n{_TOKEN_TEXT}:{_FIELD_TEXT})*)")
+_FIELD_LINE = re.compile(rf"\r\n({_TOKEN_TEXT}):({_FIELD_TEXT})")
 
 
 def parse_head(head: bytes) -> RequestHead:
@@ -128,7 +151,10 @@ def parse_head(head: bytes) -> RequestHead:
     match = _WELL_FORMED_HEAD.fullmatch(text)
     if match is not None:
         method, target, version, fields = match.groups()
-        headers = _FIELD_LINE.findall(fields) if fields else []
+        if fields:
+            headers = [(name, value.strip(" \t")) for name, value in _FIELD_LINE.findall(fields)]
+        else:
+            headers = []
         if len(headers) <= MAX_HEADER_LINES:
             return RequestHead(method, target, version, headers)
     return parse_head_strict(head)

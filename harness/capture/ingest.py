@@ -90,8 +90,18 @@ def route(head: RequestHead, path: str) -> Verdict | None:
     return None
 
 
+#: Header names as the head's index (``RequestHead.fields``) holds them.
+_CONTENT_TYPE = "content-type"
+_CONTENT_ENCODING = "content-encoding"
+_CONTENT_LENGTH = "content-length"
+_TRANSFER_ENCODING = "transfer-encoding"
+_HOST = "host"
+_PROJECT_KEY = P.HEADER_PROJECT_KEY.lower()
+_STREAM_ID = P.HEADER_STREAM_ID.lower()
+
+
 def project_keys(head: RequestHead) -> list[str]:
-    return head.values(P.HEADER_PROJECT_KEY)
+    return head.fields.get(_PROJECT_KEY, [])
 
 
 def identify(head: RequestHead, lookup) -> tuple[object | None, Verdict | None]:
@@ -103,10 +113,11 @@ def identify(head: RequestHead, lookup) -> tuple[object | None, Verdict | None]:
     keys = project_keys(head)
     if not keys:
         return None, Verdict(401, f"missing {P.HEADER_PROJECT_KEY} header")
-    if any(not key for key in keys):
-        return None, Verdict(401, f"empty {P.HEADER_PROJECT_KEY} header")
-    if any(key != keys[0] for key in keys[1:]):
-        return None, Verdict(401, f"{P.HEADER_PROJECT_KEY} repeated with different values")
+    if len(keys) > 1 or not keys[0]:  # the usual single non-empty key needs neither look
+        if any(not key for key in keys):
+            return None, Verdict(401, f"empty {P.HEADER_PROJECT_KEY} header")
+        if any(key != keys[0] for key in keys[1:]):
+            return None, Verdict(401, f"{P.HEADER_PROJECT_KEY} repeated with different values")
     tenant = lookup(keys[0])
     if tenant is None:
         return None, Verdict(401, "unknown project key")
@@ -116,7 +127,8 @@ def identify(head: RequestHead, lookup) -> tuple[object | None, Verdict | None]:
 def check_headers(request: Request, frame_limit: int) -> Verdict | None:
     """Steps 4 (415), 5 (400) and 6 (413)."""
     head = request.head
-    content_types = head.values("Content-Type")
+    fields = head.fields  # one dict look-up per header name, no case folding per call
+    content_types = fields.get(_CONTENT_TYPE)
     if not content_types:
         return Verdict(415, "missing Content-Type")
     for value in content_types:
@@ -124,7 +136,7 @@ def check_headers(request: Request, frame_limit: int) -> Verdict | None:
             return Verdict(415, f"Content-Type {value!r} has parameters; send exactly {P.CONTENT_TYPE}")
         if value.lower() != P.CONTENT_TYPE:
             return Verdict(415, f"Content-Type {value!r} is not {P.CONTENT_TYPE}")
-    if head.has("Content-Encoding"):
+    if _CONTENT_ENCODING in fields:
         return Verdict(415, "Content-Encoding is not allowed")
 
     if head.version != "HTTP/1.1":
@@ -132,20 +144,21 @@ def check_headers(request: Request, frame_limit: int) -> Verdict | None:
     repeated = head.repeated(SINGLE_HEADERS)
     if repeated:
         return Verdict(400, f"header {repeated[0]} appears {repeated[1]} times; at most once allowed")
-    if not head.get("Host"):
+    hosts = fields.get(_HOST)
+    if not hosts or not hosts[0]:
         return Verdict(400, "missing Host header")
-    if head.has("Transfer-Encoding"):
+    if _TRANSFER_ENCODING in fields:
         return Verdict(400, "Transfer-Encoding is not allowed; send the frame with Content-Length")
-    raw_length = head.get("Content-Length")
-    if raw_length is None:
+    lengths = fields.get(_CONTENT_LENGTH)
+    if lengths is None:
         return Verdict(400, "missing Content-Length")
     if request.content_length is None:
-        return Verdict(400, f"Content-Length {raw_length!r} is not a decimal number")
+        return Verdict(400, f"Content-Length {lengths[0]!r} is not a decimal number")
     if request.body_read and request.body_problem:
         return Verdict(400, request.body_problem)
-    stream_id = head.get(P.HEADER_STREAM_ID)
-    if stream_id is not None:
-        problem = stream_id_problem(stream_id)
+    stream_ids = fields.get(_STREAM_ID)
+    if stream_ids is not None:
+        problem = stream_id_problem(stream_ids[0])
         if problem:
             return Verdict(400, problem)
 
@@ -174,7 +187,8 @@ def process_frame(request: Request, tenant) -> Verdict:
     The codec's ``judge_frame`` applies the W5/W6/W7 rules; the tenant's own
     Reassembler makes the project key part of the partial-message key (W3.3)."""
     body = request.body
-    stream_id = request.head.get(P.HEADER_STREAM_ID)
+    stream_ids = request.head.fields.get(_STREAM_ID)
+    stream_id = stream_ids[0] if stream_ids else None
     judged = wire.judge_frame(tenant.reassembler, body, stream_id=stream_id, limits=tenant.options.limits,
                               binary_properties=tenant.options.binary_properties)
     frame = judged.frame

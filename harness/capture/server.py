@@ -102,6 +102,8 @@ class _App:
                                                    frame_overhead=PARTIAL_FRAME_OVERHEAD_BYTES),
                                redactor=self.redactor, budget=self.budget)
         self.internal_errors = 0
+        #: the event loop's clock (connection deadlines), looked up once: every connection reads it
+        self.loop_time = asyncio.get_running_loop().time
         self.connections: set[_Connection] = set()
         self.control = ControlApi(self.tenants, token=control_token, info=lambda: {
             "version": __version__, "capture_path": self.capture_path, "open": open_tenants,
@@ -259,10 +261,10 @@ class _App:
                 decoded=None, forms) -> None:
         """The request-log entry (when the key names a tenant) and the observer's entry."""
         head = request.head
-        key_header = P.HEADER_PROJECT_KEY.lower()
-        headers = {}
-        for name, value in head.as_dict().items():
-            headers[name] = REDACTED if name.lower() == key_header else value
+        headers = head.as_dict()
+        key_header = head.sent_name(P.HEADER_PROJECT_KEY)  # as_dict holds it under this name
+        if key_header is not None:
+            headers[key_header] = REDACTED
         record = {
             "t": request.t,
             "method": head.method,
@@ -293,7 +295,8 @@ class _App:
         cached = request.forms
         base = self.redactor.base_forms
         if cached is None or cached[0] is not base:
-            cached = request.forms = (base, self.redactor.forms(_keys(request)))
+            # forms() skips empty keys itself, so the keys go in as the head holds them
+            cached = request.forms = (base, self.redactor.forms(ingest.project_keys(request.head)))
         return cached[1]
 
     def _alias_of(self, request: Request) -> str | None:
@@ -337,6 +340,10 @@ class _Connection(asyncio.Protocol):
     processed (RFC 9112 9.6). The next request is only read once the current one is
     answered, so answers keep the order of the requests even across delay faults."""
 
+    # one of these is made per connection, i.e. per request of a device
+    __slots__ = ("app", "transport", "buffer", "state", "deadline", "eof", "discarded", "served", "head",
+                 "body_start", "expected", "body_read", "content_length", "consumed", "persistent", "head_only")
+
     def __init__(self, app: _App):
         self.app = app
         self.transport = None
@@ -367,13 +374,13 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         self.app.connections.add(self)
-        self.deadline = asyncio.get_running_loop().time() + self.app.read_timeout
+        self.deadline = self.app.loop_time() + self.app.read_timeout
 
     def data_received(self, data: bytes) -> None:
         if self.state in ("head", "body"):
             if self.served and not self.buffer and self.state == "head":
                 # the next request of a persistent connection: the whole-request deadline starts now
-                self.deadline = asyncio.get_running_loop().time() + self.app.read_timeout
+                self.deadline = self.app.loop_time() + self.app.read_timeout
             self.buffer += data
             self._guarded(self._advance)
         elif self.state == "busy":
@@ -434,9 +441,10 @@ class _Connection(asyncio.Protocol):
 
     def _plan_body(self) -> None:
         head = self.head
-        values = head.values("Content-Length")
+        fields = head.fields
+        values = fields.get("content-length", ())
         self.content_length = parse_content_length(values[0]) if values else None
-        if head.has("Transfer-Encoding") or len(values) > 1:
+        if "transfer-encoding" in fields or len(values) > 1:
             usable = False
         elif not values:
             usable = True  # no Content-Length and no Transfer-Encoding: no body (RFC 9112 6.3)
@@ -445,14 +453,13 @@ class _Connection(asyncio.Protocol):
         self.body_read = usable
         self.expected = (self.content_length or 0) if usable else 0
         self.head_only = head.method == "HEAD"
-        if usable and self.expected and (head.get("Expect") or "").lower() == "100-continue" \
+        if usable and self.expected and "expect" in fields and head.get("Expect").lower() == "100-continue" \
                 and len(self.buffer) == self.body_start:
             # curl sends this for larger control bodies; devices never do
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def _complete(self, received: int) -> None:
         self.state = "busy"
-        self.transport.pause_reading()
         start = self.body_start
         if self.body_read:
             end = start + self.expected
@@ -467,6 +474,12 @@ class _Connection(asyncio.Protocol):
             self.buffer = bytearray()
         request = Request(self.head, self.app.clock(), body, self.content_length, self.body_read, truncated)
         self.app.dispatch(self, request)
+        if self.state == "busy":
+            # Not answered yet (a delay fault): read nothing more until it is. Nothing can be
+            # read during dispatch itself, so an answered request (the usual case, after
+            # which the connection closes) skips pausing and resuming the transport; a
+            # pipelined next request pauses it in _next_request.
+            self.transport.pause_reading()
 
     def _fail_head(self, error: HeadError) -> None:
         self.state = "busy"
@@ -524,9 +537,11 @@ class _Connection(asyncio.Protocol):
         self._reset()
         self.state = "head"
         self.served += 1
-        self.deadline = asyncio.get_running_loop().time() + min(self.app.read_timeout, KEEP_ALIVE_IDLE_SECONDS)
+        self.deadline = self.app.loop_time() + min(self.app.read_timeout, KEEP_ALIVE_IDLE_SECONDS)
         if self.buffer or self.eof:
-            # not from inside respond(): a long pipeline must not nest calls
+            # not from inside respond(): a long pipeline must not nest calls; and nothing more
+            # is read until the requests already buffered are answered
+            self.transport.pause_reading()
             asyncio.get_running_loop().call_soon(self._resume_pipeline)
         else:
             self.transport.resume_reading()
@@ -551,7 +566,7 @@ class _Connection(asyncio.Protocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.transport.resume_reading()
-        self.deadline = asyncio.get_running_loop().time() + LINGER_SECONDS
+        self.deadline = self.app.loop_time() + LINGER_SECONDS
 
     def _close(self) -> None:
         if self.state == "closed":
@@ -569,11 +584,11 @@ def _keeps_alive(head) -> bool:
     """HTTP/1.1 without a ``close`` connection option (RFC 9112 9.3)."""
     if head.version != "HTTP/1.1":
         return False
-    values = head.values("Connection")
+    values = head.fields.get("connection", ())
     if len(values) == 1 and values[0] in ("close", "Close"):
         return False
     return not any("close" in (token.strip().lower() for token in value.split(","))
-                   for value in head.values("Connection"))
+                   for value in values)
 
 
 class CaptureServer:

@@ -66,18 +66,28 @@ def _float(x: float):
     return "NaN" if math.isnan(x) else NON_FINITE_NAMES[x]
 
 
+#: (context id, property name) of the promoted context entries, in promotion order
+_PROMOTED = tuple((cid, CONTEXT_IDS[cid]) for cid in PROMOTED_CONTEXT_IDS)
+
+
 def expand_events(msg: Message) -> list[dict]:
     """The stored events of a message that passed :func:`validate_message` (W9)."""
     context = dict(msg.context)
     if DISTINCT_ID_CONTEXT_ID not in context:
         raise ValueError("cannot expand a message without distinct_id (validate it first)")
     distinct_id = context[DISTINCT_ID_CONTEXT_ID]
-    promoted = {CONTEXT_IDS[cid]: json_value(context[cid]) for cid in PROMOTED_CONTEXT_IDS if cid in context}
+    # strings (most values, every custom key) are their own JSON form: no call for them
+    promoted = {}
+    for cid, name in _PROMOTED:
+        if cid in context:
+            value = context[cid]
+            promoted[name] = value if type(value) is str else json_value(value)
     events = []
     for event in msg.events:
         properties = dict(promoted)
         for key, value in event.properties:
-            properties[key_name(key)] = json_value(value)
+            properties[key if type(key) is str else key_name(key)] = \
+                value if type(value) is str else json_value(value)
         events.append({
             "distinct_id": distinct_id,
             "event": event.name,

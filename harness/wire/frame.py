@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from harness.protocol import (
     CAPTURE_LIMITS, FRAME_KIND_BY_HEADER, MIN_MAX_FRAME, SDK_LIMITS, SOURCE_TYPE_COMPACT_EVENTS,
@@ -19,9 +19,10 @@ HEADER_RESERVED_BIT = 0x80
 HEADER_BY_KIND = {kind: header for header, kind in FRAME_KIND_BY_HEADER.items()}
 
 
-@dataclass(frozen=True)
-class Frame:
-    """One parsed frame (one request body)."""
+class Frame(NamedTuple):
+    """One parsed frame (one request body); immutable. A named tuple rather than a frozen
+    dataclass: the server parses one per request, and a frozen dataclass sets each field
+    through ``object.__setattr__``."""
 
     kind: str                 # "single", "init", "middle" or "final"
     message_id: int

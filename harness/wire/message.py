@@ -617,7 +617,18 @@ def _decode_fast_or_raise(data: bytes):
         if cid <= previous:
             raise _FALLBACK
         previous = cid
-        item, pos = value(pos, 0)
+        if data[pos] == TAG_STRING and data[pos + 1] < 0x80:
+            # what value() does for a one-byte string reference, the usual context entry,
+            # without its two calls
+            index = data[pos + 1]
+            pos += 2
+            if index >= fresh:
+                if index != fresh or index >= n_strings:
+                    raise _FALLBACK
+                fresh += 1
+            item = strings[index]
+        else:
+            item, pos = value(pos, 0)
         context.append((cid, item))
 
     # events
@@ -636,8 +647,10 @@ def _decode_fast_or_raise(data: bytes):
             pos += 1
         else:
             index, pos = _long_uvarint(data, pos)
-        if index >= fresh:
-            first_use(index)
+        if index >= fresh:  # first_use(), inline
+            if index != fresh or index >= n_strings:
+                raise _FALLBACK
+            fresh += 1
         name = strings[index]
         delta = data[pos]
         if delta < 0x80:
@@ -664,7 +677,7 @@ def _decode_fast_or_raise(data: bytes):
 
     if pos != end or fresh != n_strings:
         raise _FALLBACK  # trailing bytes, or a string never referenced
-    stats = _Stats()
+    stats = _Stats.__new__(_Stats)  # both fields set here: no __init__ defaults to overwrite
     stats.string_lengths = lengths
     stats.max_properties = most
     return _message(base_time_ms, context, events), stats

@@ -142,7 +142,8 @@ class Reassembler:
             self.discarded += 1
 
     def accept(self, key: Hashable, frame: Frame) -> Progress:
-        self.expire()
+        if self._partials:  # nothing can expire in an empty table (no clock reading needed)
+            self.expire()
         if frame.kind == "single":
             message = frame.payload
             _check_crc(message, frame.crc)

@@ -58,3 +58,44 @@ def test_line_limit_is_the_strict_parsers():
     for count in (MAX_HEADER_LINES, MAX_HEADER_LINES + 1):
         raw = b"\r\n".join([b"POST /capture HTTP/1.1"] + [b"X-A: 1"] * count)
         same(raw)
+
+
+# -- the look-ups' shortcuts for heads without a repeated name, against their general form
+
+
+def reference_as_dict(headers):
+    out, first_name = {}, {}
+    for name, value in headers:
+        key = first_name.setdefault(name.lower(), name)
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
+def reference_repeated(headers, names):
+    counts = {}
+    for name, _ in headers:
+        counts[name.lower()] = counts.get(name.lower(), 0) + 1
+    for lowered, count in counts.items():
+        if count > 1 and lowered in names:
+            return next(name for name, _ in headers if name.lower() == lowered), count
+    return None
+
+
+field_name = st.sampled_from(["Host", "host", "HOST", "Content-Length", "content-length", "X-Honch-Project-Key",
+                              "x-honch-project-key", "Connection", "X-A", "x-a", "Ab", "aB"])
+field_lists = st.lists(st.tuples(field_name, st.sampled_from(["", "1", "close", "k", "a b"])), max_size=8)
+
+
+@SETTINGS
+@given(headers=field_lists)
+def test_lookups_match_their_general_form(headers):
+    from harness.capture.http11 import RequestHead
+    from harness.capture.ingest import SINGLE_HEADERS
+
+    head = RequestHead("POST", "/capture", "HTTP/1.1", headers)
+    assert head.as_dict() == reference_as_dict(headers)
+    assert list(head.as_dict()) == list(reference_as_dict(headers))
+    assert head.repeated(SINGLE_HEADERS) == reference_repeated(headers, SINGLE_HEADERS)
+    for name in ("Host", "x-a", "X-Honch-Project-Key", "Missing"):
+        sent = [n for n, _ in headers if n.lower() == name.lower()]
+        assert head.sent_name(name) == (sent[0] if sent else None)
