@@ -32,6 +32,7 @@ from pathlib import Path
 from harness import REPO_ROOT
 from harness.mutation import build, coverage
 from harness.mutation.mutants import Mutant, generate_core, generate_wrapper
+from harness.report import junit as junit_report
 
 DEFAULT_EQUIVALENTS = REPO_ROOT / "tests" / "mutation" / "equivalent.toml"
 TARGETS = {"core": 0.95, "wrapper": 0.90}
@@ -121,6 +122,20 @@ def run_tests(tests: list[str], pythonpath: Path, out: Path, limit_s: float, rer
     return _pytest_verdict(cmd, coverage.pytest_env(pythonpath, coverage.SUB_RUN_ENV), junit, limit_s)
 
 
+def dropped_board(junit: Path) -> str:
+    """The first test skipped because its board was given up on (lost, or unhealthy
+    twice), with why; "" when none was. A mutant that leaves the board unusable (a
+    crash, a hang) is killed, although what it skipped reads as passing to pytest."""
+    if not junit.exists():
+        return ""
+    for case in junit_report.testcases(junit):
+        if junit_report.properties(case).get("skip_kind") == "board_dropped":
+            skipped = case.find("skipped")
+            why = skipped.get("message", "") if skipped is not None else ""
+            return f"{case.get('name')}: {why}"[:300]
+    return ""
+
+
 def _pytest_verdict(cmd: list[str], env: dict, junit: Path, limit_s: float,
                     passing_codes: tuple = (0,)) -> tuple[str, str]:
     """Run a pytest command in its own process group: ("killed", first failed test or
@@ -141,6 +156,9 @@ def _pytest_verdict(cmd: list[str], env: dict, junit: Path, limit_s: float,
     failed = [name for name, (outcome, _) in coverage.junit_outcomes(junit).items() if outcome == "failed"]
     if failed:
         return "killed", failed[0]
+    dropped = dropped_board(junit)
+    if dropped:
+        return "killed", dropped
     if code not in passing_codes:
         return "killed", f"pytest exit {code}"
     return "survived", ""

@@ -3,6 +3,7 @@ coverage mapping and the report. Small and fast; the campaign is `make mutation`
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections import Counter
@@ -325,3 +326,23 @@ def test_a_wrapper_mutant_the_conformance_suite_lets_pass_is_judged_by_the_drop_
     assert f"0 on lines no conformance test reaches, 1 that the conformance suite let pass on {coverage.BOARD}" in text
     assert "conformance suite alone at least 0/1" in text
     assert result.reason == f"the conformance suite passed on {coverage.BOARD}; " + campaign_module.UNIT_TEST_KILL
+
+
+def test_a_mutant_that_leaves_the_board_unusable_is_killed(tmp_path):
+    """A mutated core that crashes or hangs the board gets it dropped: its remaining
+    tests are skipped as board_dropped, which pytest counts as passing. That is a kill."""
+    from harness.mutation import campaign as campaign_module
+
+    junit = tmp_path / "junit.xml"
+    case = ('<testcase classname="c" name="{name}"><properties><property name="board" value="host" />{extra}'
+            '</properties>{body}</testcase>')
+    dropped = case.format(name="test_b[host]", extra='<property name="skip_kind" value="board_dropped" />',
+                          body='<skipped type="pytest.skip" message="not run: board host failed its health checks" />')
+    tagged = case.format(name="test_c[host]", extra='<property name="skip_kind" value="tag" />',
+                         body='<skipped type="pytest.skip" message="needs micropython" />')
+    passed = case.format(name="test_a[host]", extra="", body="")
+    for cases, expected in (([passed, tagged], ("survived", "")),
+                            ([passed, dropped, tagged], ("killed", "test_b[host]: not run: board host failed its "
+                                                                   "health checks"))):
+        junit.write_text(f'<testsuites><testsuite>{"".join(cases)}</testsuite></testsuites>')
+        assert campaign_module._pytest_verdict(["true"], dict(os.environ), junit, 30) == expected
