@@ -122,13 +122,11 @@ def run_tests(tests: list[str], pythonpath: Path, out: Path, limit_s: float, rer
     return _pytest_verdict(cmd, coverage.pytest_env(pythonpath, coverage.SUB_RUN_ENV), junit, limit_s)
 
 
-def dropped_board(junit: Path) -> str:
-    """The first test skipped because its board was given up on (lost, or unhealthy
-    twice), with why; "" when none was. A mutant that leaves the board unusable (a
-    crash, a hang) is killed, although what it skipped reads as passing to pytest."""
-    if not junit.exists():
-        return ""
-    for case in junit_report.testcases(junit):
+def dropped_board(cases) -> str:
+    """The first of the JUnit ``cases`` skipped because its board was given up on (lost,
+    or unhealthy twice), with why; "" when none was. A mutant that leaves the board
+    unusable (a crash, a hang) is killed, although what it skipped reads as passing."""
+    for case in cases:
         if junit_report.properties(case).get("skip_kind") == "board_dropped":
             skipped = case.find("skipped")
             why = skipped.get("message", "") if skipped is not None else ""
@@ -153,10 +151,11 @@ def _pytest_verdict(cmd: list[str], env: dict, junit: Path, limit_s: float,
             os.killpg(proc.pid, signal.SIGKILL)  # the agent subprocess, if pytest left it behind
         except ProcessLookupError:
             pass
-    failed = [name for name, (outcome, _) in coverage.junit_outcomes(junit).items() if outcome == "failed"]
+    cases = junit_report.testcases(junit) if junit.exists() else []  # read once for every verdict below
+    failed = [case.get("name") for case in cases if junit_report.outcome(case) == "failed"]
     if failed:
         return "killed", failed[0]
-    dropped = dropped_board(junit)
+    dropped = dropped_board(cases)
     if dropped:
         return "killed", dropped
     if code not in passing_codes:
