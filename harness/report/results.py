@@ -227,6 +227,42 @@ def unclaused_problems(records: list[Outcome]) -> list[dict]:
     return out
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One test on one board that did not end as the board's expectations say."""
+    board: str
+    test_id: str
+    state: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.board} {self.test_id}: {self.state}: {short_reason(self.message, 160) or '?'}"
+
+
+def problems(records: list[Outcome], deviations: dict[str, dict[str, str]] | None = None,
+             expected: set[tuple[str, str]] | None = None) -> tuple[list[Problem], set[tuple[str, str]]]:
+    """The tests of a run that ended badly, beyond what is expected of them.
+
+    A test that fails (or passes only on a retry) on a board where every clause it cites
+    is a listed known deviation is *deviating*, not a problem, provided ``expected`` (a
+    set of (board, test_id), e.g. the deviating tests of a reference run) is None or
+    holds it: then a known-deviation clause hides no other test's failure. Errors
+    and tests that never ran are always problems. Returns (problems, deviating)."""
+    found, deviating = [], set()
+    for (nodeid, board), recs in final_outcomes(records).items():
+        state, why = test_state(recs)
+        if state not in ("fail", "error", "flaky", "not_run"):
+            continue
+        ident = (board, recs[0].test_id)
+        listed = (deviations or {}).get(board, {})
+        if state in ("fail", "flaky") and recs[0].clauses and all(c in listed for c in recs[0].clauses) \
+                and (expected is None or ident in expected):
+            deviating.add(ident)
+            continue
+        found.append(Problem(board, recs[0].test_id, state, why.message if why else ""))
+    return sorted(found, key=lambda p: (p.board, p.test_id)), deviating
+
+
 def diff_against(baseline: dict, current: dict) -> str:
     """How one cell changed since the baseline (cells as summary.json stores them, or None)."""
     before = (baseline or {}).get("verdict")
