@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness.report import results  # noqa: E402
+from harness.report.results import short_reason  # noqa: E402
 
 TARGET_FALSE_FAILURES = 0
 
@@ -74,8 +75,11 @@ def judge(report_dir: Path, expected: set | None) -> tuple[int, list[str], set, 
     summary = json.loads(summaries[-1].read_text())
     records = results.read_records(summaries[-1].parent / "results.jsonl")
     found, deviating = results.problems(records, summary.get("deviations"), expected)
-    bad = [str(p) for p in found]
-    bad += [f"{board}: board lost: {why}" for board, why in (summary.get("boards_lost") or {}).items()]
+    lost = summary.get("boards_lost") or {}
+    # a lost board is one false failure, not one per test it then could not run
+    bad = [str(p) for p in found if not (p.state == "not_run" and p.board in lost)]
+    bad += [f"{board}: board lost in {why.get('test', '?')}: {short_reason(why.get('reason', ''), 200)} "
+            f"(log: {why.get('log', '')})" for board, why in lost.items()]
     if not bad and summary.get("result") != "conformant":
         bad.append(f"run result {summary.get('result')!r} (exit status {summary.get('exit_status')})")
     ran = len(results.final_outcomes(records))
