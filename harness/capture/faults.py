@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import re
 
+from .http11 import FIELD_CONNECTION, FIELD_CONTENT_LENGTH, FIELD_TRANSFER_ENCODING
+
 MAX_DELAY_MS = 600_000
 MAX_PENDING_FAULTS = 10_000
 #: Headers the mock writes itself; a fault may not replace them because the
 #: answer would no longer be a well-framed HTTP response.
-FRAMING_HEADERS = ("content-length", "transfer-encoding", "connection")
+FRAMING_HEADERS = (FIELD_CONTENT_LENGTH, FIELD_TRANSFER_ENCODING, FIELD_CONNECTION)
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]*\Z")

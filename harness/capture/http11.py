@@ -21,6 +21,16 @@ MAX_HEADER_LINES = 100
 #: converting them would only cost time (and Python refuses > 4300 digits).
 MAX_CONTENT_LENGTH_DIGITS = 20
 
+#: Header names as ``RequestHead.fields`` holds them (lower case): the request path reads
+#: the index with these, folding no case per look-up.
+FIELD_CONTENT_TYPE = "content-type"
+FIELD_CONTENT_ENCODING = "content-encoding"
+FIELD_CONTENT_LENGTH = "content-length"
+FIELD_TRANSFER_ENCODING = "transfer-encoding"
+FIELD_CONNECTION = "connection"
+FIELD_EXPECT = "expect"
+FIELD_HOST = "host"
+
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]\Z")
 _TARGET = re.compile(rb"[\x21-\x7e]+\Z")
@@ -276,7 +286,7 @@ def _serialize(status: int, headers, body: bytes, keep_alive: bool) -> bytes:
     if bodiless:
         body = b""
     else:
-        if body and not any(n.lower() == "content-type" for n, _ in headers or ()):
+        if body and not any(n.lower() == FIELD_CONTENT_TYPE for n, _ in headers or ()):
             lines.append("Content-Type: application/json")
         lines.append(f"Content-Length: {len(body)}")
     if not keep_alive:

@@ -17,7 +17,8 @@ import time
 from harness import protocol as P
 from harness import wire
 
-from .http11 import RequestHead
+from .http11 import (FIELD_CONTENT_ENCODING, FIELD_CONTENT_LENGTH, FIELD_CONTENT_TYPE, FIELD_HOST,
+                     FIELD_TRANSFER_ENCODING, RequestHead)
 
 #: W3.2: each of these headers MUST appear at most once (compared lower-case).
 SINGLE_HEADERS = frozenset(name.lower() for name in (
@@ -90,12 +91,7 @@ def route(head: RequestHead, path: str) -> Verdict | None:
     return None
 
 
-#: Header names as the head's index (``RequestHead.fields``) holds them.
-_CONTENT_TYPE = "content-type"
-_CONTENT_ENCODING = "content-encoding"
-_CONTENT_LENGTH = "content-length"
-_TRANSFER_ENCODING = "transfer-encoding"
-_HOST = "host"
+#: The SDK's headers as the head's index (``RequestHead.fields``) holds them.
 _PROJECT_KEY = P.HEADER_PROJECT_KEY.lower()
 _STREAM_ID = P.HEADER_STREAM_ID.lower()
 
@@ -128,7 +124,7 @@ def check_headers(request: Request, frame_limit: int) -> Verdict | None:
     """Steps 4 (415), 5 (400) and 6 (413)."""
     head = request.head
     fields = head.fields  # one dict look-up per header name, no case folding per call
-    content_types = fields.get(_CONTENT_TYPE)
+    content_types = fields.get(FIELD_CONTENT_TYPE)
     if not content_types:
         return Verdict(415, "missing Content-Type")
     for value in content_types:
@@ -136,7 +132,7 @@ def check_headers(request: Request, frame_limit: int) -> Verdict | None:
             return Verdict(415, f"Content-Type {value!r} has parameters; send exactly {P.CONTENT_TYPE}")
         if value.lower() != P.CONTENT_TYPE:
             return Verdict(415, f"Content-Type {value!r} is not {P.CONTENT_TYPE}")
-    if _CONTENT_ENCODING in fields:
+    if FIELD_CONTENT_ENCODING in fields:
         return Verdict(415, "Content-Encoding is not allowed")
 
     if head.version != "HTTP/1.1":
@@ -144,12 +140,12 @@ def check_headers(request: Request, frame_limit: int) -> Verdict | None:
     repeated = head.repeated(SINGLE_HEADERS)
     if repeated:
         return Verdict(400, f"header {repeated[0]} appears {repeated[1]} times; at most once allowed")
-    hosts = fields.get(_HOST)
+    hosts = fields.get(FIELD_HOST)
     if not hosts or not hosts[0]:
         return Verdict(400, "missing Host header")
-    if _TRANSFER_ENCODING in fields:
+    if FIELD_TRANSFER_ENCODING in fields:
         return Verdict(400, "Transfer-Encoding is not allowed; send the frame with Content-Length")
-    lengths = fields.get(_CONTENT_LENGTH)
+    lengths = fields.get(FIELD_CONTENT_LENGTH)
     if lengths is None:
         return Verdict(400, "missing Content-Length")
     if request.content_length is None:

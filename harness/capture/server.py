@@ -31,8 +31,8 @@ from harness.wire import Reassembler
 
 from . import ingest
 from .control import CONTROL_PREFIX, MAX_CONTROL_BODY, ControlApi, is_control
-from .http11 import (MAX_HEAD_BYTES, HeadError, error_body, find_head_end, parse_content_length, parse_head,
-                     serialize_response)
+from .http11 import (FIELD_CONNECTION, FIELD_CONTENT_LENGTH, FIELD_EXPECT, FIELD_TRANSFER_ENCODING, MAX_HEAD_BYTES,
+                     HeadError, error_body, find_head_end, parse_content_length, parse_head, serialize_response)
 from .ingest import Request, Verdict
 from .redact import REDACTED, Redactor, raw_project_keys
 from .tenants import DEFAULT_MAX_MEMORY, PARTIAL_FRAME_OVERHEAD_BYTES, Budget, Tenants, key_problem, parse_options
@@ -442,9 +442,9 @@ class _Connection(asyncio.Protocol):
     def _plan_body(self) -> None:
         head = self.head
         fields = head.fields
-        values = fields.get("content-length", ())
+        values = fields.get(FIELD_CONTENT_LENGTH, ())
         self.content_length = parse_content_length(values[0]) if values else None
-        if "transfer-encoding" in fields or len(values) > 1:
+        if FIELD_TRANSFER_ENCODING in fields or len(values) > 1:
             usable = False
         elif not values:
             usable = True  # no Content-Length and no Transfer-Encoding: no body (RFC 9112 6.3)
@@ -453,7 +453,7 @@ class _Connection(asyncio.Protocol):
         self.body_read = usable
         self.expected = (self.content_length or 0) if usable else 0
         self.head_only = head.method == "HEAD"
-        if usable and self.expected and "expect" in fields and head.get("Expect").lower() == "100-continue" \
+        if usable and self.expected and FIELD_EXPECT in fields and fields[FIELD_EXPECT][0].lower() == "100-continue" \
                 and len(self.buffer) == self.body_start:
             # curl sends this for larger control bodies; devices never do
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -584,7 +584,7 @@ def _keeps_alive(head) -> bool:
     """HTTP/1.1 without a ``close`` connection option (RFC 9112 9.3)."""
     if head.version != "HTTP/1.1":
         return False
-    values = head.fields.get("connection", ())
+    values = head.fields.get(FIELD_CONNECTION, ())
     if len(values) == 1 and values[0] in ("close", "Close"):
         return False
     return not any("close" in (token.strip().lower() for token in value.split(","))

@@ -211,7 +211,7 @@ def test_config_view_of_the_strings_and_their_defaults(capture, given, shown):
     assert environment.environment == (shown or protocol.DEFAULT_ENVIRONMENT)
     required = base_config(capture)
     for key in ("api_key", "device_id", "device_model", "firmware_version", "event_buffer"):
-        assert getattr(endpoint, key) is required[key] or getattr(endpoint, key) == required[key], key
+        assert getattr(endpoint, key) == required[key], key
 
 
 def test_client_config_is_the_view_of_its_options(capture, make_client):
