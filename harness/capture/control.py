@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from urllib.parse import parse_qsl, unquote
 
 from harness.protocol import HEADER_PROJECT_KEY
 
 from .faults import FaultError, parse_faults
-from .http11 import RequestHead, error_body
+from .http11 import MAX_HEAD_BYTES, RequestHead, error_body
 from .redact import NO_FORMS
 from .tenants import PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, OptionsError, Tenants, key_problem, parse_options
 
@@ -197,6 +198,27 @@ def _path_keys(segments: list[str]) -> list[str]:
     if len(segments) >= 2 and segments[0] == "tenants" and segments[1]:
         return [unquote(segments[1], encoding="latin-1"), segments[1]]
     return []
+
+
+def control_keys(target: str) -> list[str]:
+    """The key a control target names (none for any other target)."""
+    if not is_control(target):
+        return []
+    return _path_keys(target.partition("?")[0][len(CONTROL_PREFIX):].split("/"))
+
+
+#: A tenant path anywhere in bytes that did not parse as a head (its request line may be broken).
+_RAW_TENANT_PATH = re.compile(re.escape(CONTROL_PREFIX + "tenants/").encode() + rb"([^/?#\s]+)")
+
+
+def raw_control_keys(data: bytes | bytearray) -> list[str]:
+    """The keys tenant paths name in the first line of ``data`` (for redacting its errors)."""
+    line = bytes(data[:MAX_HEAD_BYTES]).split(b"\n", 1)[0]
+    keys = []
+    for match in _RAW_TENANT_PATH.finditer(line):
+        sent = match.group(1).decode("latin-1")
+        keys += [sent, unquote(sent, encoding="latin-1")]
+    return keys
 
 
 def _request_keys(head: RequestHead) -> list[str]:

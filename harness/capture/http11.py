@@ -228,9 +228,9 @@ def parse_content_length(value: str) -> int | None:
 
 
 def _show(raw: bytes, limit: int = 60) -> str:
-    text = raw[:limit].decode("latin-1")
-    shown = text.encode("unicode_escape").decode("ascii")
-    return repr(shown + ("..." if len(raw) > limit else ""))
+    """``raw`` quoted for a reason, escaped once (the way ``ascii`` spells a secret, which
+    the redaction knows) and cut at ``limit`` with "..." (where it looks for a cut secret)."""
+    return ascii(raw[:limit].decode("latin-1") + ("..." if len(raw) > limit else ""))
 
 
 def reason_phrase(status: int) -> str:

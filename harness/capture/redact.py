@@ -19,12 +19,28 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 REDACTED = "<redacted>"
 REDACTED_BYTES = REDACTED.encode()
 #: Secrets shorter than this are redacted only where they stand alone (see ``Forms``).
 SHORT_SECRET = 6
+#: Where our own outputs cut a quoted value short (``http11``'s request-line quotes,
+#: the codec's string labels): a secret cut there is a prefix no whole spelling matches.
+TRUNCATION_MARKS = ("...", "\u2026")
+#: When a table's look-ups go through its prefix index (a pass over the text's
+#: SHORT_SECRET-long pieces) instead of one search per spelling: when spellings ×
+#: (SEARCH_CALL + text length) > INDEX_PIECE × text length, costs in "characters
+#: searched" as measured on CPython 3.11 (a search call costs ~1 500 characters' worth,
+#: a piece ~500). Short texts switch at ~110 spellings, 60 KB bodies at ~490.
+SEARCH_CALL = 1500
+INDEX_PIECE = 500
+#: Runs of visible ASCII: where a tenant's spellings (all visible ASCII) can be.
+_VISIBLE_RUN = re.compile(f"[!-~]{{{SHORT_SECRET},}}")
+_VISIBLE_RUN_BYTES = re.compile(_VISIBLE_RUN.pattern.encode())
+#: A token of a text (up to white space: a key may hold any visible character) holding a
+#: percent escape: decoded, it may spell a secret.
+_PERCENT_TOKEN = re.compile(r"\S*%[0-9A-Fa-f]{2}\S*")
 
 _COMPACT = {"separators": (",", ":")}
 
@@ -55,8 +71,13 @@ _RAW_KEY_LINE = re.compile(rb"(?im)^x-honch-project-key[ \t]*:[ \t]*([^\r\n]*?)[
 
 
 def secret_forms(secret: str) -> tuple[str, ...]:
-    """The spellings of ``secret`` that can appear in an output, longest first."""
-    forms = {secret, json.dumps(secret)[1:-1], repr(secret)[1:-1], quote(secret, safe=""), quote(secret)}
+    """The spellings of ``secret`` that can appear in an output, longest first: as sent,
+    JSON- and repr-escaped (a reason quoting a value), percent-encoded as ``quote``
+    spells it (any other percent-encoding is found by decoding, see ``Forms``), and
+    the hex of its bytes (a bytes property, a logged body)."""
+    raw = secret.encode("latin-1", "replace")
+    forms = {secret, json.dumps(secret)[1:-1], repr(secret)[1:-1], ascii(secret)[1:-1],
+             quote(secret, safe=""), quote(secret), raw.hex(), raw.hex().upper()}
     return tuple(sorted((f for f in forms if f), key=len, reverse=True))
 
 
@@ -66,52 +87,224 @@ def raw_project_keys(data: bytes | bytearray) -> list[str]:
             if m.group(1)]
 
 
-class Forms:
-    """A set of secret spellings to remove. Spellings shorter than SHORT_SECRET are only
-    removed where they stand alone (not inside a word or number): a key ``k`` must not
-    turn "unknown key" into "un<redacted>nown <redacted>ey", and a key that short is
-    no secret anyway."""
+class _Table:
+    """A mutable set of spellings (counted: two secrets may share one), indexed by
+    their first SHORT_SECRET characters so that a look-up costs the length of the
+    text, not the number of secrets, once there are many (``--open`` makes a tenant,
+    and five to eight spellings, per new key)."""
 
-    __slots__ = ("long", "short", "_long_bytes", "_short_text", "_short_bytes")
+    __slots__ = ("_counts", "_by_prefix", "_by_prefix_bytes", "_longest", "_long", "_long_bytes",
+                 "_short", "_short_text", "_short_bytes", "_invisible")
 
-    def __init__(self, spellings):
-        spellings = sorted(set(spellings), key=len, reverse=True)
-        self.long = tuple(f for f in spellings if len(f) >= SHORT_SECRET)
-        # what data() looks for in a body, encoded once rather than for every request
-        self._long_bytes = tuple(f.encode("latin-1", "replace") for f in self.long)
-        self.short = tuple(f for f in spellings if len(f) < SHORT_SECRET)
-        if self.short:
-            alternatives = "|".join(re.escape(f) for f in self.short)
-            self._short_text = re.compile(f"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")
-            self._short_bytes = re.compile(self._short_text.pattern.encode("latin-1", "replace"))
+    def __init__(self, spellings=()):
+        self._counts: dict[str, int] = {}
+        self._by_prefix: dict[str, set[str]] = {}
+        self._by_prefix_bytes: dict[bytes, set[bytes]] = {}
+        self._longest = 0
+        self._short: set[str] = set()
+        #: spellings with a character outside visible ASCII (a request's own odd key)
+        self._invisible = 0
+        self._changed()
+        self.add(spellings)
+
+    def _changed(self) -> None:
+        self._long = self._long_bytes = self._short_text = self._short_bytes = None
+
+    def add(self, spellings) -> None:
+        for form in spellings:
+            n = self._counts.get(form, 0)
+            self._counts[form] = n + 1
+            if n:
+                continue
+            self._changed()
+            if len(form) < SHORT_SECRET:
+                self._short.add(form)
+                continue
+            raw = form.encode("latin-1", "replace")
+            self._invisible += not _VISIBLE_RUN.fullmatch(form)
+            self._by_prefix.setdefault(form[:SHORT_SECRET], set()).add(form)
+            self._by_prefix_bytes.setdefault(raw[:SHORT_SECRET], set()).add(raw)
+            self._longest = max(self._longest, len(form))
+
+    def remove(self, spellings) -> None:
+        for form in spellings:
+            n = self._counts.get(form, 0)
+            if n > 1:
+                self._counts[form] = n - 1
+                continue
+            if not n:
+                continue
+            del self._counts[form]
+            self._changed()
+            if len(form) < SHORT_SECRET:
+                self._short.discard(form)
+                continue
+            self._invisible -= not _VISIBLE_RUN.fullmatch(form)
+            _discard_indexed(self._by_prefix, form[:SHORT_SECRET], form)
+            raw = form.encode("latin-1", "replace")
+            _discard_indexed(self._by_prefix_bytes, raw[:SHORT_SECRET], raw)
 
     def __bool__(self) -> bool:
-        return bool(self.long or self.short)
+        return bool(self._counts)
 
-    def __add__(self, other: "Forms") -> "Forms":
-        return Forms(self.long + self.short + other.long + other.short)
+    def _indexed(self, length: int) -> bool:
+        return len(self._counts) * (SEARCH_CALL + length) > INDEX_PIECE * length
+
+    def _pieces(self, text, index, runs) -> set:
+        """The SHORT_SECRET-long pieces of ``text`` that begin an indexed spelling."""
+        n = SHORT_SECRET
+        if self._invisible:
+            return index.keys() & {text[i:i + n] for i in range(len(text) - n + 1)}
+        found = set()
+        for run in runs.findall(text):
+            found |= index.keys() & {run[i:i + n] for i in range(len(run) - n + 1)}
+        return found
+
+    def _long_forms(self) -> tuple[str, ...]:
+        if self._long is None:
+            self._long = tuple(f for forms in self._by_prefix.values() for f in forms)
+        return self._long
+
+    def _long_raw(self) -> tuple[bytes, ...]:
+        if self._long_bytes is None:
+            self._long_bytes = tuple(f for forms in self._by_prefix_bytes.values() for f in forms)
+        return self._long_bytes
+
+    def _short_patterns(self):
+        if self._short_text is None and self._short:
+            alternatives = "|".join(re.escape(f) for f in sorted(self._short, key=len, reverse=True))
+            self._short_text = re.compile(f"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")
+            self._short_bytes = re.compile(self._short_text.pattern.encode("latin-1", "replace"))
+        return self._short_text, self._short_bytes
 
     def found_in(self, text: str) -> bool:
+        if self._indexed(len(text)):
+            return bool(self.present(text))
         # a plain loop: any() over a generator cost more than the look-ups themselves here
-        for form in self.long:
+        for form in self._long_forms():
             if form in text:
                 return True
-        return bool(self.short and self._short_text.search(text))
+        return bool(self._short and self._short_patterns()[0].search(text))
 
-    def text(self, text: str) -> str:
-        for form in self.long:
-            if form in text:
-                text = text.replace(form, REDACTED)
-        if self.short:
-            text = self._short_text.sub(REDACTED, text)
+    def present(self, text: str) -> list[str]:
+        """The long spellings in ``text``."""
+        if not self._indexed(len(text)):
+            return [form for form in self._long_forms() if form in text]
+        found = []
+        index = self._by_prefix
+        for gram in self._pieces(text, index, _VISIBLE_RUN):
+            found += [form for form in index[gram] if form in text]
+        return found
+
+    def present_bytes(self, data: bytes) -> list[bytes]:
+        if not self._indexed(len(data)):
+            return [raw for raw in self._long_raw() if raw in data]
+        found = []
+        index = self._by_prefix_bytes
+        for gram in self._pieces(data, index, _VISIBLE_RUN_BYTES):
+            found += [raw for raw in index[gram] if raw in data]
+        return found
+
+    def cut_start(self, text: str, end: int) -> int:
+        """Where a spelling cut short at ``end`` (at least SHORT_SECRET of it) begins, or -1."""
+        for start in range(max(0, end - self._longest + 1), end - SHORT_SECRET + 1):
+            forms = self._by_prefix.get(text[start:start + SHORT_SECRET])
+            if forms:
+                piece = text[start:end]
+                if any(len(form) > len(piece) and form.startswith(piece) for form in forms):
+                    return start
+        return -1
+
+
+def _discard_indexed(index: dict, prefix, form) -> None:
+    forms = index.get(prefix)
+    if forms is not None:
+        forms.discard(form)
+        if not forms:
+            del index[prefix]
+
+
+class Forms:
+    """The secret spellings to remove from one output: a union of tables (the server's
+    secrets, a request's own keys), combined without copying. Spellings shorter than
+    SHORT_SECRET are only removed where they stand alone (not inside a word or number):
+    a key ``k`` must not turn "unknown key" into "un<redacted>nown <redacted>ey", and a
+    key that short is no secret anyway.
+
+    Two more places a secret hides in a text: percent-encoded in any mix of escapes (a
+    path or query quoting it), found by decoding each token that holds an escape; and
+    cut short by one of our own quotes (``TRUNCATION_MARKS``), where a prefix of at
+    least SHORT_SECRET characters before the mark is removed."""
+
+    __slots__ = ("tables",)
+
+    def __init__(self, spellings=(), *, tables: tuple[_Table, ...] | None = None):
+        self.tables = tables if tables is not None else (_Table(spellings),)
+
+    def __bool__(self) -> bool:
+        return any(self.tables)
+
+    def __add__(self, other: "Forms") -> "Forms":
+        return Forms(tables=self.tables + other.tables)
+
+    def _plain_found(self, text: str) -> bool:
+        for table in self.tables:
+            if table.found_in(text):
+                return True
+        return False
+
+    def found_in(self, text: str) -> bool:
+        if self._plain_found(text):
+            return True
+        if "%" in text:
+            for token in _PERCENT_TOKEN.findall(text):
+                if self._plain_found(unquote(token, encoding="latin-1")):
+                    return True
+        return False
+
+    def _plain_text(self, text: str) -> str:
+        present = [form for table in self.tables for form in table.present(text)]
+        # longest first: a secret that contains another must go whole
+        for form in sorted(present, key=len, reverse=True):
+            text = text.replace(form, REDACTED)
+        for table in self.tables:
+            if table._short:
+                text = table._short_patterns()[0].sub(REDACTED, text)
         return text
 
+    def text(self, text: str) -> str:
+        text = self._plain_text(text)
+        if "%" in text:
+            text = _PERCENT_TOKEN.sub(self._percent_token, text)
+        for mark in TRUNCATION_MARKS:
+            if mark in text:
+                text = self._cut_secrets(text, mark)
+        return text
+
+    def _percent_token(self, match) -> str:
+        token = match.group(0)
+        decoded = unquote(token, encoding="latin-1")
+        return self._plain_text(decoded) if self._plain_found(decoded) else token
+
+    def _cut_secrets(self, text: str, mark: str) -> str:
+        pieces = []
+        done = 0
+        at = text.find(mark)
+        while at >= 0:
+            starts = [s for s in (table.cut_start(text, at) for table in self.tables) if s >= done]
+            if starts:
+                pieces += [text[done:min(starts)], REDACTED]
+                done = at
+            at = text.find(mark, at + len(mark))
+        return "".join(pieces) + text[done:] if pieces else text
+
     def data(self, body: bytes) -> bytes:
-        for raw in self._long_bytes:
-            if raw in body:
-                body = body.replace(raw, REDACTED_BYTES)
-        if self.short:
-            body = self._short_bytes.sub(REDACTED_BYTES, body)
+        present = [raw for table in self.tables for raw in table.present_bytes(body)]
+        for raw in sorted(present, key=len, reverse=True):
+            body = body.replace(raw, REDACTED_BYTES)
+        for table in self.tables:
+            if table._short:
+                body = table._short_patterns()[1].sub(REDACTED_BYTES, body)
         return body
 
 
@@ -123,29 +316,37 @@ class Redactor:
 
     def __init__(self):
         self._forms: dict[str, tuple[str, ...]] = {}
+        #: how many owners each secret has (a tenant key may also be the control token)
+        self._owners: dict[str, int] = {}
         self._added_at: dict[str, int] = {}
-        self._all = NO_FORMS
+        self._table = _Table()
+        #: one view over the live table: new secrets are in it at once
+        self._all = Forms(tables=(self._table,))
         #: bumped whenever a secret is added: data stored before may hold it
         self.generation = 0
 
     def add(self, secret: str) -> None:
-        if secret and secret not in self._forms:
-            self._forms[secret] = secret_forms(secret)
+        """One more owner of ``secret``; it stays a secret until every owner discarded it."""
+        if not secret:
+            return
+        self._owners[secret] = self._owners.get(secret, 0) + 1
+        if secret not in self._forms:
+            self._forms[secret] = forms = secret_forms(secret)
             self.generation += 1
             self._added_at[secret] = self.generation
-            self._rebuild()
+            self._table.add(forms)
 
     def discard(self, secret: str) -> None:
-        if self._forms.pop(secret, None) is not None:
-            del self._added_at[secret]
-            self._rebuild()
-
-    def _rebuild(self) -> None:
-        self._all = Forms(f for forms in self._forms.values() for f in forms)
+        owners = self._owners.get(secret, 0)
+        if owners > 1:
+            self._owners[secret] = owners - 1
+        elif owners == 1:
+            del self._owners[secret], self._added_at[secret]
+            self._table.remove(self._forms.pop(secret))
 
     @property
     def base_forms(self) -> Forms:
-        """The forms of the server's secrets (a new object whenever they change)."""
+        """The forms of the server's secrets (always the same live view)."""
         return self._all
 
     def forms(self, extra=()) -> Forms:

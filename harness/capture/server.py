@@ -30,7 +30,7 @@ from harness import protocol as P
 from harness.wire import Reassembler
 
 from . import ingest
-from .control import CONTROL_PREFIX, MAX_CONTROL_BODY, ControlApi, is_control
+from .control import CONTROL_PREFIX, MAX_CONTROL_BODY, ControlApi, control_keys, is_control, raw_control_keys
 from .http11 import (FIELD_CONNECTION, FIELD_CONTENT_LENGTH, FIELD_EXPECT, FIELD_TRANSFER_ENCODING, MAX_HEAD_BYTES,
                      HeadError, error_body, find_head_end, parse_content_length, parse_head, serialize_response)
 from .ingest import Request, Verdict
@@ -290,14 +290,13 @@ class _App:
                            "decoded": decoded, **record, "body_hex": body.hex()})
 
     def _forms(self, request: Request):
-        """The forms to redact this request's outputs with: the server's secrets and the
-        request's own keys, computed once per request while the server's secrets stay the same."""
-        cached = request.forms
-        base = self.redactor.base_forms
-        if cached is None or cached[0] is not base:
+        """The forms to redact this request's outputs with: the server's secrets (a live
+        view) and the request's own keys, put together once per request."""
+        forms = request.forms
+        if forms is None:
             # forms() skips empty keys itself, so the keys go in as the head holds them
-            cached = request.forms = (base, self.redactor.forms(ingest.project_keys(request.head)))
-        return cached[1]
+            forms = request.forms = self.redactor.forms(ingest.project_keys(request.head))
+        return forms
 
     def _alias_of(self, request: Request) -> str | None:
         keys = ingest.project_keys(request.head)
@@ -311,7 +310,9 @@ class _App:
             self._record(request, self.tenants.get(keys[0]) if keys else None, status, reason, None, None,
                          forms=self.redactor.forms(keys))
             return
-        forms = self.redactor.forms(raw_project_keys(raw) if head is None else ())
+        keys = raw_project_keys(raw) + raw_control_keys(raw) if head is None else \
+            control_keys(head.target) + ingest.project_keys(head)
+        forms = self.redactor.forms(keys)
         self._observe({"kind": "capture" if head is None else "control", "t": t,
                        "method": self.redactor.text_with(head.method, forms) if head else None, "path": None,
                        "status": status, "reason": self.redactor.text_with(reason, forms), "tenant": None})
@@ -484,7 +485,7 @@ class _Connection(asyncio.Protocol):
     def _fail_head(self, error: HeadError) -> None:
         self.state = "busy"
         self.consumed = self.eof
-        forms = self.app.redactor.forms(raw_project_keys(self.buffer))
+        forms = self.app.redactor.forms(raw_project_keys(self.buffer) + raw_control_keys(self.buffer))
         reason = self.app.redactor.text_with(error.reason, forms)
         raw = bytes(self.buffer[:MAX_HEAD_BYTES])
         self.buffer = bytearray()

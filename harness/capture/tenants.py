@@ -408,8 +408,9 @@ class Tenants:
         old = self._by_key.get(key)
         if old is None and len(self._by_key) >= self.max_tenants:
             raise OptionsError(f"the server holds at most {self.max_tenants} tenants; delete some first")
-        self.redactor.add(key)
-        if old is not None:
+        if old is None:
+            self.redactor.add(key)  # one owner per tenant: delete() gives it back
+        else:
             old.release()
         tenant = TenantState(key, self.alias(key), options, self._reassembler_factory(), self.budget,
                              self.redactor.generation)
