@@ -173,7 +173,9 @@ class Tenant:
         while True:
             page = self._call("GET", f"/{resource}?after={after}&limit={PAGE_LIMIT}")
             items.extend(page[resource])
-            if not page.get("more"):
+            # a cursor that does not move would ask for the same page forever (a server
+            # that said "more" past the end did so)
+            if not page.get("more") or page["next"] <= after:
                 return items
             after = page["next"]
 

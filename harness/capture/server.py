@@ -538,7 +538,13 @@ class _Connection(asyncio.Protocol):
         self._reset()
         self.state = "head"
         self.served += 1
-        self.deadline = self.app.loop_time() + min(self.app.read_timeout, KEEP_ALIVE_IDLE_SECONDS)
+        if self.buffer:
+            # the next request has started (pipelined behind this one): the whole-request
+            # deadline from now, when its bytes start being read, as when its first byte
+            # arrives later (data_received); a verdict must not depend on the TCP split
+            self.deadline = self.app.loop_time() + self.app.read_timeout
+        else:
+            self.deadline = self.app.loop_time() + min(self.app.read_timeout, KEEP_ALIVE_IDLE_SECONDS)
         if self.buffer or self.eof:
             # not from inside respond(): a long pipeline must not nest calls; and nothing more
             # is read until the requests already buffered are answered

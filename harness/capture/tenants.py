@@ -346,7 +346,7 @@ class TenantState:
         if late:
             texts = [redactor.recheck(text, late) for text in texts]
         end = start + len(texts)
-        return texts, end, self.events_dropped + len(self.events) - end
+        return texts, end, _remaining(self.events_dropped + len(self.events), end)
 
     def requests_page(self, after: int, limit: int, redactor) -> tuple[list[str], int, int]:
         start = max(after, self.requests_dropped)
@@ -361,7 +361,13 @@ class TenantState:
                 body = redactor.data_with(body, late)
             texts.append(text + body.hex() + '"}')
         end = start + len(texts)
-        return texts, end, self.requests_dropped + len(self.requests) - end
+        return texts, end, _remaining(self.requests_dropped + len(self.requests), end)
+
+
+def _remaining(total: int, end: int) -> int:
+    """How many items follow position ``end`` of ``total``: none for a page asked for
+    past the end (``after`` beyond the last position, e.g. a cursor kept across a reset)."""
+    return max(0, total - end)
 
 
 def _within_page_bytes(items: list, size) -> list:

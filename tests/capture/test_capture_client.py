@@ -86,6 +86,15 @@ def test_request_headers_are_case_insensitive(mocked):
     assert entry["headers"]["Content-Type"] == "a/b"
 
 
+def test_paging_stops_when_the_cursor_does_not_move(mocked):
+    mocked.assert_all_requests_are_fired = False  # the third page is there to be left alone
+    mocked.get(f"{TENANT_URL}/events", json={"events": [{"event": "a"}], "next": 1, "more": True})
+    mocked.get(f"{TENANT_URL}/events", json={"events": [], "next": 1, "more": True})  # e.g. after a reset
+    mocked.get(f"{TENANT_URL}/events", json={"events": [{"event": "never asked for"}], "next": 2, "more": False})
+    assert [e["event"] for e in ControlClient(BASE).tenant(KEY).events()] == ["a"]
+    assert len(mocked.calls) == 2
+
+
 def test_wait_for_events_polls_until_enough(mocked, monkeypatch):
     monkeypatch.setattr(client_module, "POLL_INTERVAL", 0)
     mocked.get(f"{TENANT_URL}/events", json={"events": []})

@@ -35,6 +35,17 @@ def test_events_come_in_pages_with_a_cursor(server, tenant):
     assert tenant._call("GET", "/events?after=99")["events"] == []
 
 
+@pytest.mark.parametrize("resource", ["events", "requests"])
+@pytest.mark.parametrize("after", [1, 2, 50], ids=["at the end", "just past the end", "far past the end"])
+def test_a_page_at_or_past_the_end_is_the_last(server, tenant, resource, after):
+    assert post(server.port, VALID, stream_id="00000000").status == 204
+    page = tenant._call("GET", f"/{resource}?after={after}")
+    assert (page[resource], page["next"], page["more"]) == ([], after, False)
+    # the cursor is kept, so an item arriving at that position is read from it
+    post(server.port, VALID, stream_id="00000001")
+    assert len(tenant._call("GET", f"/{resource}?after=1")[resource]) == 1
+
+
 def test_requests_come_in_pages_too(server, tenant):
     for _ in range(3):
         post(server.port, b"junk")

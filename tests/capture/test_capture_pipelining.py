@@ -10,6 +10,8 @@ import pytest
 
 from capture_helpers import Answer, read_to_end, request_bytes, vector
 from harness import protocol as P
+from harness.capture import CaptureServer, ControlClient
+from harness.capture import server as server_module
 
 VALID = bytes.fromhex(vector("single-required-context")["frames"][0]["hex"])
 INIT, *REST = [bytes.fromhex(f["hex"]) for f in vector("multi-frame-non-value-boundary")["frames"]]
@@ -99,6 +101,48 @@ def test_idle_persistent_connection_is_closed(server, tenant):
         answers = split_answers(read_to_end(sock))
     assert [a.status for a in answers] == [204]
     assert time.monotonic() - started < 5
+
+
+#: Short stand-ins for the idle limit and --read-timeout, far enough apart to tell which applied.
+IDLE = 0.25
+READ_TIMEOUT = 1.5
+
+
+@pytest.fixture
+def patient_server(monkeypatch):
+    monkeypatch.setattr(server_module, "KEEP_ALIVE_IDLE_SECONDS", IDLE)
+    with CaptureServer(read_timeout=READ_TIMEOUT) as running, ControlClient(running.url) as client:
+        client.create_tenant("test-key")
+        yield running
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["next starts in the same write", "next starts later"])
+@pytest.mark.parametrize("rest", [True, False], ids=["rest after the idle limit", "rest never"])
+def test_a_started_pipelined_request_has_the_whole_request_deadline(patient_server, together, rest):
+    """The idle limit only applies until a byte of the next request is there; a started
+    request gets --read-timeout whether its first bytes came with the previous request or not."""
+    port = patient_server.port
+    first, second = persistent(VALID, port), request_bytes(VALID, port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if together:
+            sock.sendall(first + second[:40])
+        else:
+            sock.sendall(first)
+            time.sleep(IDLE / 4)  # within the idle limit, after the first answer
+            sock.sendall(second[:40])
+        started = time.monotonic()
+        if rest:
+            time.sleep(3 * IDLE)
+            sock.sendall(second[40:])
+        answers = split_answers(read_to_end(sock))
+        waited = time.monotonic() - started
+    if rest:
+        assert [a.status for a in answers] == [204, 204]
+    else:
+        assert [a.status for a in answers] == [204, 408]
+        assert "request head incomplete" in answers[1].json["reason"]
+        assert waited > READ_TIMEOUT / 2  # the whole-request deadline, not the idle limit
 
 
 @pytest.mark.parametrize("target, status", [(P.CAPTURE_PATH, 405), ("/_hil/health", 200),
