@@ -181,15 +181,15 @@ class _Table:
         if self._indexed(len(text)):
             return bool(self.present(text))
         # a plain loop: any() over a generator cost more than the look-ups themselves here
-        for form in self._long_forms():
+        for form in self._long if self._long is not None else self._long_forms():
             if form in text:
                 return True
-        return bool(self._short and self._short_patterns()[0].search(text))
+        return bool(self._short) and self._short_patterns()[0].search(text) is not None
 
     def present(self, text: str) -> list[str]:
         """The long spellings in ``text``."""
         if not self._indexed(len(text)):
-            return [form for form in self._long_forms() if form in text]
+            return [form for form in (self._long if self._long is not None else self._long_forms()) if form in text]
         found = []
         index = self._by_prefix
         for gram in self._pieces(text, index, _VISIBLE_RUN):
@@ -198,7 +198,8 @@ class _Table:
 
     def present_bytes(self, data: bytes) -> list[bytes]:
         if not self._indexed(len(data)):
-            return [raw for raw in self._long_raw() if raw in data]
+            return [raw for raw in (self._long_bytes if self._long_bytes is not None else self._long_raw())
+                    if raw in data]
         found = []
         index = self._by_prefix_bytes
         for gram in self._pieces(data, index, _VISIBLE_RUN_BYTES):
@@ -254,8 +255,9 @@ class Forms:
         return False
 
     def found_in(self, text: str) -> bool:
-        if self._plain_found(text):
-            return True
+        for table in self.tables:  # _plain_found(), inline: this runs for every document stored
+            if table.found_in(text):
+                return True
         if "%" in text:
             for token in _PERCENT_TOKEN.findall(text):
                 if self._plain_found(unquote(token, encoding="latin-1")):
@@ -273,7 +275,8 @@ class Forms:
         return text
 
     def text(self, text: str) -> str:
-        text = self._plain_text(text)
+        if self._plain_found(text):
+            text = self._plain_text(text)
         if "%" in text:
             text = _PERCENT_TOKEN.sub(self._percent_token, text)
         for mark in TRUNCATION_MARKS:
@@ -299,9 +302,14 @@ class Forms:
         return "".join(pieces) + text[done:] if pieces else text
 
     def data(self, body: bytes) -> bytes:
-        present = [raw for table in self.tables for raw in table.present_bytes(body)]
-        for raw in sorted(present, key=len, reverse=True):
-            body = body.replace(raw, REDACTED_BYTES)
+        present = []
+        for table in self.tables:
+            found = table.present_bytes(body)
+            if found:
+                present += found
+        if present:
+            for raw in sorted(present, key=len, reverse=True):
+                body = body.replace(raw, REDACTED_BYTES)
         for table in self.tables:
             if table._short:
                 body = table._short_patterns()[1].sub(REDACTED_BYTES, body)
