@@ -298,7 +298,7 @@ class Forms:
             if starts:
                 pieces += [text[done:min(starts)], REDACTED]
                 done = at
-            at = text.find(mark, at + len(mark))
+            at = text.find(mark, at + 1)  # overlapping: the value cut may itself end in "."
         return "".join(pieces) + text[done:] if pieces else text
 
     def data(self, body: bytes) -> bytes:
