@@ -348,7 +348,19 @@ def load_boards(path: str | Path | None = None) -> dict[str, BoardSpec]:
     """Read and validate the inventory (default: ``boards.toml`` of the checkout)."""
     path = Path(path) if path is not None else DEFAULT_BOARDS_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise BoardsFileError(f"cannot read the board inventory {path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BoardsFileError(not_utf8(path, data, exc)) from None
     return parse_boards(text, str(path))
+
+
+def not_utf8(path, data: bytes, exc: UnicodeDecodeError) -> str:
+    """The error line of a file that is not UTF-8 text: the file, the first bad byte and where it is."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    return (f"{path}: not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} "
+            f"(line {line}, column {column}); save the file as UTF-8")
