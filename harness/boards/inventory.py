@@ -150,6 +150,37 @@ def _wrapper_spec(value):
     return check_spec(value)
 
 
+def _qemu_machine(value):
+    from harness.boards.qemu import MACHINES
+
+    if value in MACHINES:
+        return None
+    close = difflib.get_close_matches(value, MACHINES, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return (f"{value!r} is not a QEMU machine the harness knows ({hint}known: {', '.join(sorted(MACHINES))}; "
+            f"harness/boards/qemu.py)")
+
+
+#: pyserial URL schemes that reach a board over TCP: HOST:PORT is checked when the file is read
+NETWORK_PORT_SCHEMES = ("rfc2217", "socket")
+
+
+def _serial_port(value):
+    """A tty path (its existence is checked when the board is opened) or a pyserial URL;
+    ``rfc2217://`` and ``socket://`` need a host and a port 1-65535."""
+    if not value.strip():
+        return "must not be empty"
+    scheme, sep, _ = value.partition("://")
+    if not sep or scheme not in NETWORK_PORT_SCHEMES:
+        return None
+    parts = urlsplit(value)
+    digits = parts.netloc.rpartition(":")[2]
+    port = int(digits) if ":" in parts.netloc and digits.isascii() and digits.isdigit() else None
+    if not parts.hostname or port is None or not 1 <= port <= 65535:
+        return f"{value!r} is not {scheme}://HOST:PORT with a port 1-65535 (e.g. {scheme}://lab-3:4001)"
+    return None
+
+
 TETHER_REPLIES = ("status_and_retry_after", "status")
 
 
@@ -176,11 +207,11 @@ class Field:
 FIELDS = {
     "kind": Field(str, check=_one_of(KINDS)),
     "network": Field(str, check=_one_of(NETWORKS)),
-    "port": Field(str, ("serial",), _non_empty),
+    "port": Field(str, ("serial",), _serial_port),
     "baudrate": Field(int, SERIAL_LINKED, _positive, defaultable=True),
     "firmware": Field(str, check=_non_empty),
     "agent": Field(str, ("serial", "labgrid"), _one_of(AGENT_SOURCES)),
-    "machine": Field(str, ("qemu",), _non_empty),
+    "machine": Field(str, ("qemu",), _qemu_machine),
     "args": Field(list, ("host", "unix"), _strings("argument")),
     "capture_host": Field(str, check=_non_empty),
     "capture_url": Field(str, check=_http_url),
