@@ -7,6 +7,7 @@ documented in docs/boards.md and by the shipped ``boards.toml`` itself.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ AGENT_SOURCES = ("frozen", "copy")
 RAW_REPL_KINDS = ("qemu", "serial", "labgrid")
 #: the wrapper a board runs unless it names one: the host has no firmware to freeze into
 DEFAULT_WRAPPER = {"host": "project", "unix": "frozen", "qemu": "frozen", "serial": "frozen", "labgrid": "frozen"}
+#: a board's name: one safe path component (boards/<name>/ holds its logs), not an option
+BOARD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 #: the labgrid coordinator when a board names none (labgrid's own default address)
 DEFAULT_COORDINATOR = "127.0.0.1:20408"
 
@@ -363,8 +366,9 @@ def parse_boards(text: str, where: str = "boards.toml") -> dict[str, BoardSpec]:
         raise BoardsFileError(errors + [f"{where}: no boards: add at least one [boards.NAME] table"])
     specs = {}
     for name, table in boards.items():
-        if not name or any(c in name for c in "/\\ \t"):
-            errors.append(f"{where}: board {name!r}: a name must be non-empty, without slashes or spaces")
+        if not BOARD_NAME.fullmatch(name):
+            errors.append(f"{where}: board {name!r}: not a board name: letters, digits, '.', '_' and '-', "
+                          f"starting with a letter or digit (it names the board's log directory)")
             continue
         spec, problems = _spec(name, table, defaults, where)
         errors += problems
