@@ -1,7 +1,12 @@
-"""``honch-hil boards``: list the inventory and probe each board."""
+"""``honch-hil boards``: list the inventory and probe each board.
+
+SIGINT and SIGTERM stop it like ``honch-hil run`` (``harness.runner.run.Interruption``):
+the board being probed is stopped, any process a probe left is ended, exit status 130.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -44,6 +49,24 @@ def probe_board(spec, artifacts) -> tuple[bool, str]:
 
 
 def run(args) -> int:
+    from harness.runner import exitcodes, processes
+    from harness.runner.run import Interruption
+
+    processes.become_subreaper()  # a board process orphaned mid-start is still ours to end
+    keep = set(processes.descendants(os.getpid()))
+    interruption = Interruption()
+    try:
+        with interruption:
+            try:
+                return _list_and_probe(args)
+            finally:
+                processes.end_descendants(grace=0.3, keep=keep)
+    except KeyboardInterrupt:
+        print(f"honch-hil boards: interrupted by {interruption.signal or 'SIGINT'}", file=sys.stderr)
+        return exitcodes.INTERRUPTED
+
+
+def _list_and_probe(args) -> int:
     try:
         boards = load_boards(args.boards_file)
     except BoardsFileError as exc:

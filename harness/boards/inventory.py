@@ -7,6 +7,7 @@ documented in docs/boards.md and by the shipped ``boards.toml`` itself.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ AGENT_SOURCES = ("frozen", "copy")
 RAW_REPL_KINDS = ("qemu", "serial", "labgrid")
 #: the wrapper a board runs unless it names one: the host has no firmware to freeze into
 DEFAULT_WRAPPER = {"host": "project", "unix": "frozen", "qemu": "frozen", "serial": "frozen", "labgrid": "frozen"}
+#: a board's name: one safe path component (boards/<name>/ holds its logs), not an option
+BOARD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 #: the labgrid coordinator when a board names none (labgrid's own default address)
 DEFAULT_COORDINATOR = "127.0.0.1:20408"
 
@@ -150,6 +153,37 @@ def _wrapper_spec(value):
     return check_spec(value)
 
 
+def _qemu_machine(value):
+    from harness.boards.qemu import MACHINES
+
+    if value in MACHINES:
+        return None
+    close = difflib.get_close_matches(value, MACHINES, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return (f"{value!r} is not a QEMU machine the harness knows ({hint}known: {', '.join(sorted(MACHINES))}; "
+            f"harness/boards/qemu.py)")
+
+
+#: pyserial URL schemes that reach a board over TCP: HOST:PORT is checked when the file is read
+NETWORK_PORT_SCHEMES = ("rfc2217", "socket")
+
+
+def _serial_port(value):
+    """A tty path (its existence is checked when the board is opened) or a pyserial URL;
+    ``rfc2217://`` and ``socket://`` need a host and a port 1-65535."""
+    if not value.strip():
+        return "must not be empty"
+    scheme, sep, _ = value.partition("://")
+    if not sep or scheme not in NETWORK_PORT_SCHEMES:
+        return None
+    parts = urlsplit(value)
+    digits = parts.netloc.rpartition(":")[2]
+    port = int(digits) if ":" in parts.netloc and digits.isascii() and digits.isdigit() else None
+    if not parts.hostname or port is None or not 1 <= port <= 65535:
+        return f"{value!r} is not {scheme}://HOST:PORT with a port 1-65535 (e.g. {scheme}://lab-3:4001)"
+    return None
+
+
 TETHER_REPLIES = ("status_and_retry_after", "status")
 
 
@@ -176,11 +210,11 @@ class Field:
 FIELDS = {
     "kind": Field(str, check=_one_of(KINDS)),
     "network": Field(str, check=_one_of(NETWORKS)),
-    "port": Field(str, ("serial",), _non_empty),
+    "port": Field(str, ("serial",), _serial_port),
     "baudrate": Field(int, SERIAL_LINKED, _positive, defaultable=True),
     "firmware": Field(str, check=_non_empty),
     "agent": Field(str, ("serial", "labgrid"), _one_of(AGENT_SOURCES)),
-    "machine": Field(str, ("qemu",), _non_empty),
+    "machine": Field(str, ("qemu",), _qemu_machine),
     "args": Field(list, ("host", "unix"), _strings("argument")),
     "capture_host": Field(str, check=_non_empty),
     "capture_url": Field(str, check=_http_url),
@@ -332,8 +366,9 @@ def parse_boards(text: str, where: str = "boards.toml") -> dict[str, BoardSpec]:
         raise BoardsFileError(errors + [f"{where}: no boards: add at least one [boards.NAME] table"])
     specs = {}
     for name, table in boards.items():
-        if not name or any(c in name for c in "/\\ \t"):
-            errors.append(f"{where}: board {name!r}: a name must be non-empty, without slashes or spaces")
+        if not BOARD_NAME.fullmatch(name):
+            errors.append(f"{where}: board {name!r}: not a board name: letters, digits, '.', '_' and '-', "
+                          f"starting with a letter or digit (it names the board's log directory)")
             continue
         spec, problems = _spec(name, table, defaults, where)
         errors += problems
@@ -348,7 +383,19 @@ def load_boards(path: str | Path | None = None) -> dict[str, BoardSpec]:
     """Read and validate the inventory (default: ``boards.toml`` of the checkout)."""
     path = Path(path) if path is not None else DEFAULT_BOARDS_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise BoardsFileError(f"cannot read the board inventory {path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BoardsFileError(not_utf8(path, data, exc)) from None
     return parse_boards(text, str(path))
+
+
+def not_utf8(path, data: bytes, exc: UnicodeDecodeError) -> str:
+    """The error line of a file that is not UTF-8 text: the file, the first bad byte and where it is."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    return (f"{path}: not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} "
+            f"(line {line}, column {column}); save the file as UTF-8")

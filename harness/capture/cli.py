@@ -28,7 +28,7 @@ def register(subparsers) -> None:
                     "tests drive it through the control API under /_hil/.")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1; 0.0.0.0 for boards on the LAN, needs a token)")
-    parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080; 0 picks a free one)")
+    parser.add_argument("--port", type=_tcp_port, default=8080, help="TCP port 0-65535 (default 8080; 0 picks a free one)")
     parser.add_argument("--prefix", default="", help="path prefix of the capture endpoint (default: none)")
     parser.add_argument("--open", action="store_true",
                         help="create a tenant for any unknown project key instead of answering 401")
@@ -45,6 +45,16 @@ def register(subparsers) -> None:
                              f"(default {DEFAULT_MAX_MEMORY >> 20}M; suffix K, M or G); the oldest data goes first")
     parser.add_argument("--quiet", action="store_true", help="do not print a line per request")
     parser.set_defaults(func=serve)
+
+
+def _tcp_port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port: 0-65535 (0 picks a free one)")
+    return value
 
 
 def _positive_seconds(text: str) -> float:
