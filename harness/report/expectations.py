@@ -14,6 +14,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from harness.boards.inventory import not_utf8
 from harness.protocol import CLAUSES
 
 
@@ -25,9 +26,12 @@ def load_expectations(path: str | Path) -> dict[str, str]:
     """clause -> reason, validated: every clause exists, every reason is a non-empty string."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise ExpectationsError(f"cannot read the expectations file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ExpectationsError(not_utf8(path, raw, exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ExpectationsError(f"{path}: not valid TOML: {exc}") from None
     unknown = sorted(set(data) - {"deviations"})

@@ -22,33 +22,37 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from harness.capture.redact import NO_FORMS, REDACTED, Forms, secret_forms
+from harness.capture.redact import REDACTED, Forms, Redactor
 
 __all__ = ["REDACTED", "register", "secrets", "redact_text", "scrub", "scrub_report"]
 
 _lock = threading.Lock()
-_secrets: dict[str, tuple[str, ...]] = {}
-_forms: Forms = NO_FORMS
+#: the server's own incremental table: registering a key costs its spellings, not all of them
+_redactor = Redactor()
+_registered: set[str] = set()
 
 
 def register(secret: str | None) -> None:
     """Never show ``secret`` in a report of this process."""
-    global _forms
     if not isinstance(secret, str) or not secret:
         return
     with _lock:
-        if secret not in _secrets:
-            _secrets[secret] = secret_forms(secret)
-            _forms = Forms(f for forms in _secrets.values() for f in forms)
+        if secret not in _registered:
+            _registered.add(secret)
+            _redactor.add(secret)
+
+
+def _current() -> Forms:
+    return _redactor.base_forms
 
 
 def secrets() -> tuple[str, ...]:
     """The secrets registered so far (tests)."""
-    return tuple(_secrets)
+    return tuple(_registered)
 
 
 def redact_text(text: str, forms: Forms | None = None) -> str:
-    forms = _forms if forms is None else forms
+    forms = _current() if forms is None else forms
     return forms.text(text) if forms and forms.found_in(text) else text
 
 
@@ -56,7 +60,7 @@ def scrub(value, forms: Forms | None = None, _seen: set | None = None):
     """``value`` with every registered secret removed from its strings: strings, tuples,
     lists, dicts and pytest's (data-class) traceback representations, the latter two
     rewritten in place."""
-    forms = _forms if forms is None else forms
+    forms = _current() if forms is None else forms
     if not forms:
         return value
     seen = set() if _seen is None else _seen
@@ -90,7 +94,7 @@ def scrub(value, forms: Forms | None = None, _seen: set | None = None):
 
 def scrub_report(report, forms: Forms | None = None) -> None:
     """Remove every registered secret from a pytest ``TestReport`` / ``CollectReport``."""
-    forms = _forms if forms is None else forms
+    forms = _current() if forms is None else forms
     if not forms:
         return
     longrepr = getattr(report, "longrepr", None)

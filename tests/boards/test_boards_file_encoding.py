@@ -34,3 +34,13 @@ def test_run_names_the_non_utf8_boards_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(path) in err and "not UTF-8" in err
     assert not (tmp_path / "reports").exists()
+
+
+def test_non_utf8_expectations_file_is_named_with_the_first_bad_byte(tmp_path):
+    from harness.report.expectations import ExpectationsError, load_expectations
+    path = tmp_path / "expected.toml"
+    path.write_bytes(b'[deviations]\nC1 = "caf\xe9"\n')
+    with pytest.raises(ExpectationsError) as info:
+        load_expectations(path)
+    assert str(info.value) == f"{path}: not UTF-8 text: byte 0xe9 at offset 22 (line 2, column 10); " \
+                              "save the file as UTF-8"
