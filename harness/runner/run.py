@@ -68,6 +68,26 @@ class RunOptions:
     pytest_args: list[str] = field(default_factory=list)
 
 
+def resolve_paths(opts: RunOptions, cwd: str | Path | None = None) -> None:
+    """Make every path option absolute against the invoking directory (``cwd``, default the
+    current one): pytest runs in the checkout, so a relative path would mean another file there."""
+    base = Path(cwd) if cwd is not None else Path.cwd()
+
+    def absolute(value):
+        return Path(os.path.normpath(base / Path(value).expanduser()))
+
+    if opts.boards_file:
+        opts.boards_file = str(absolute(opts.boards_file))
+    if opts.expectations:
+        opts.expectations = str(absolute(opts.expectations))
+    opts.firmwares = [str(absolute(f)) for f in opts.firmwares]
+    opts.reports_dir = absolute(opts.reports_dir)
+    if opts.baseline is not None:
+        opts.baseline = absolute(opts.baseline)
+    if opts.rerun_failed is not None:
+        opts.rerun_failed = absolute(opts.rerun_failed)
+
+
 def select_boards(specs: dict[str, BoardSpec], names: list[str], adhoc: list[BoardSpec]) -> list[BoardSpec]:
     if not names and adhoc:
         return list(adhoc)
@@ -322,6 +342,7 @@ def run(opts: RunOptions, out=sys.stdout) -> int:
         out.write(message + "\n")
         out.flush()
 
+    resolve_paths(opts)
     if opts.rerun_failed is not None and apply_rerun_failed(opts) == 0:
         log(f"honch-hil run: {opts.rerun_failed} has no failing test to rerun")
         return exitcodes.CONFORMANT

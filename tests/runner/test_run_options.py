@@ -1,0 +1,49 @@
+"""``honch-hil run``'s options checked and normalised before the run (no board needed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from harness.runner.run import RunOptions, pytest_command, resolve_paths
+from runs import run_env, summary_of
+
+HOST_ONLY = '[boards.solo]\nkind = "host"\nnetwork = "host"\ntags = ["ssl", "wall_clock"]\n'
+
+
+def test_relative_path_options_are_resolved_against_the_invoking_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    opts = RunOptions(boards_file="b.toml", expectations="exp/dev.toml", firmwares=["mp", "../other/mp"],
+                      reports_dir=Path("out"), baseline=Path("old"), rerun_failed=Path("../prev"))
+    resolve_paths(opts)
+    assert opts.boards_file == str(tmp_path / "b.toml")
+    assert opts.expectations == str(tmp_path / "exp" / "dev.toml")
+    assert opts.firmwares == [str(tmp_path / "mp"), str(tmp_path.parent / "other" / "mp")]
+    assert opts.reports_dir == tmp_path / "out"
+    assert opts.baseline == tmp_path / "old" and opts.rerun_failed == tmp_path.parent / "prev"
+    cmd = pytest_command(opts, [], opts.reports_dir / "run", "http://127.0.0.1:1")
+    for flag in ("--boards-file", "--expectations", "--firmware", "--junitxml", "--artifacts"):
+        values = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == flag]
+        assert values and all(Path(v).is_absolute() for v in values), (flag, values)
+
+
+def test_a_run_started_outside_the_checkout_reads_its_relative_paths_there(tmp_path):
+    import sys
+
+    (tmp_path / "solo.toml").write_text(HOST_ONLY)
+    work = tmp_path / "work"
+    work.mkdir()
+    argv = [sys.executable, "-m", "harness.cli", "run", "--boards-file", "../solo.toml", "--board", "solo",
+            "--clause", "C1", "--reports", "../reports"]
+    from harness import REPO_ROOT
+    env = dict(run_env(), PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    runs = list((tmp_path / "reports").iterdir())
+    assert len(runs) == 1, runs
+    summary = summary_of(runs[0])
+    assert summary["clauses"]["C1"]["boards"]["solo"]["verdict"] == "pass"
+    assert (runs[0] / "junit.xml").is_file() and (runs[0] / "artifacts").is_dir()
+    assert json.loads((runs[0] / "summary.json").read_text())["board_args"]["solo"] == \
+        ["--board", "solo", "--boards-file", str(tmp_path / "solo.toml")]
