@@ -5,8 +5,9 @@ module prepares what it needs (firmware, one capture server shared by every work
 the run's seed), starts pytest with one xdist worker per board in a process group of
 its own, shows progress per board, and turns the outcomes into the reports.
 
-SIGINT and SIGTERM are forwarded to pytest as SIGINT, so fixtures tear down (boards
-stopped, locks released); whatever is still alive ``STOP_GRACE`` seconds later is
+SIGINT and SIGTERM are forwarded to pytest (as SIGTERM, which the plugin turns into
+KeyboardInterrupt), so fixtures tear down (boards stopped, locks and labgrid places
+released); whatever is still alive ``STOP_GRACE`` seconds later, or at a second signal, is
 killed, board processes included (they run in sessions of their own and are found
 as descendants of the run). The reports then cover what ran and say "interrupted".
 """
@@ -42,7 +43,9 @@ FIRMWARE_TARGET_OF_KIND = {"unix": "unix", "qemu": "qemu"}
 #: the soak test's seed variable (conformance/test_soak.py reads it): a run's seed is its schedule
 SOAK_SEED_ENV = "HONCH_HIL_SOAK_SEED"
 #: seconds pytest gets to tear down after an interruption before everything is killed
-STOP_GRACE = 1.4
+#: (its session teardown alone takes ~1.5 s on the host board; boards, locks and labgrid
+#: places are released there); a second signal kills at once
+STOP_GRACE = 10.0
 
 
 @dataclass
@@ -251,13 +254,18 @@ def _signal_group(proc: subprocess.Popen, sig) -> None:
 
 def _wait_with_progress(proc, tracker: Tracker, view, interruption: Interruption, keep) -> None:
     view.start()
-    killed = False
+    killed = noted = False
     try:
         while proc.poll() is None:
             view.update(tracker, tracker.poll())
+            if interruption.deadline is not None and not noted:
+                view.note(f"honch-hil run: {interruption.signal}: stopping; pytest tears down (boards stopped, "
+                          f"locks released) for up to {STOP_GRACE:g} s; send it again to stop at once")
+                noted = True
             if interruption.overdue() and not killed:
                 _signal_group(proc, signal.SIGKILL)
-                processes.end_descendants(grace=0.2, keep=keep)
+                # pytest's own status is Popen's to collect: reaping it here would make it read 0
+                processes.end_descendants(grace=0.2, keep=keep, spare={proc.pid})
                 killed = True
             time.sleep(0.1)
         view.update(tracker, tracker.poll())
