@@ -341,6 +341,43 @@ def final_lines(summary: dict, report_dir: Path) -> list[str]:
 
 # --- the run --------------------------------------------------------------------------
 
+class ReportsDirError(ValueError):
+    """``--reports`` is unusable (a usage error)."""
+
+
+def check_reports_parent(parent: Path) -> None:
+    """``--reports DIR`` must be a directory or creatable as one."""
+    for p in (parent, *parent.parents):
+        if p.exists():
+            if not p.is_dir():
+                which = "" if p == parent else f" ({p} is a file)"
+                raise ReportsDirError(f"--reports {parent}: not a directory{which}")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise ReportsDirError(f"--reports {parent}: cannot create the run's directory in {p} (not writable)")
+            return
+
+
+def make_report_dir(parent: Path, started: datetime) -> Path:
+    """``parent/<timestamp>``, or ``<timestamp>-2``, ``-3``... when a run started in the same
+    second already has it (created atomically, so concurrent runs never share one)."""
+    check_reports_parent(parent)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportsDirError(f"--reports {parent}: cannot create it ({exc.strerror or exc})") from None
+    n = 1
+    while True:
+        report_dir = parent / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            report_dir.mkdir()
+            return report_dir
+        except FileExistsError:
+            n += 1
+        except OSError as exc:
+            raise ReportsDirError(f"--reports {parent}: cannot create {report_dir.name} ({exc.strerror or exc})") from None
+
+
 def _deviations(boards: list[BoardSpec]) -> dict[str, dict[str, str]]:
     return {b.name: load_expectations(b.expectations) for b in boards if b.expectations}
 
@@ -366,8 +403,7 @@ def run(opts: RunOptions, out=sys.stdout) -> int:
         opts.seed = int(os.environ.get(SOAK_SEED_ENV) or secrets.randbits(32))
 
     started = datetime.now(timezone.utc)
-    report_dir = Path(opts.reports_dir) / started.strftime("%Y%m%dT%H%M%SZ")
-    report_dir.mkdir(parents=True, exist_ok=False)
+    report_dir = make_report_dir(Path(opts.reports_dir), started)
     results = report_dir / "results.jsonl"
     log(f"honch-hil run: boards {', '.join(b.name for b in boards)}; seed {opts.seed}; reports in {report_dir}")
 

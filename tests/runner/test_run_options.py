@@ -47,3 +47,29 @@ def test_a_run_started_outside_the_checkout_reads_its_relative_paths_there(tmp_p
     assert (runs[0] / "junit.xml").is_file() and (runs[0] / "artifacts").is_dir()
     assert json.loads((runs[0] / "summary.json").read_text())["board_args"]["solo"] == \
         ["--board", "solo", "--boards-file", str(tmp_path / "solo.toml")]
+
+
+def test_reports_that_is_a_file_is_a_usage_error_naming_it(tmp_path):
+    import sys
+
+    from harness import REPO_ROOT
+
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for reports in (afile, afile / "sub"):
+        proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--board", "host", "-k", "zzzz",
+                               "--reports", str(reports)], cwd=REPO_ROOT, env=run_env(),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert f"--reports {reports}: not a directory" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_runs_started_in_the_same_second_get_report_directories_of_their_own(tmp_path):
+    from datetime import datetime, timezone
+
+    from harness.runner.run import make_report_dir
+
+    started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    dirs = [make_report_dir(tmp_path / "reports", started) for _ in range(3)]
+    assert [d.name for d in dirs] == ["20260102T030405Z", "20260102T030405Z-2", "20260102T030405Z-3"]
+    assert all(d.is_dir() for d in dirs)
