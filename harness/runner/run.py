@@ -164,10 +164,70 @@ def pytest_command(opts: RunOptions, boards: list[BoardSpec], report_dir: Path, 
 RERUN_STATES = ("fail", "flaky", "unexpected_pass")
 
 
+class SummaryError(ValueError):
+    """A ``--baseline`` or ``--rerun-failed`` report whose summary.json is not one (usage error)."""
+
+
+def _summary_problem(summary, for_rerun: bool = False) -> str | None:
+    """What is wrong with the structure of a summary.json (None: usable)."""
+    def is_str_list(v) -> bool:
+        return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+    if not isinstance(summary, dict):
+        return f"the top level is a JSON {type(summary).__name__}, not an object"
+    clauses = summary.get("clauses")
+    if not isinstance(clauses, dict):
+        return "no \"clauses\" object" if clauses is None else "\"clauses\" is not an object"
+    for clause, info in clauses.items():
+        boards = info.get("boards") if isinstance(info, dict) else None
+        if not isinstance(boards, dict):
+            return f"clauses.{clause} has no \"boards\" object"
+        for board, cell in boards.items():
+            where = f"clauses.{clause}.boards.{board}"
+            if not isinstance(cell, dict) or not isinstance(cell.get("verdict"), str):
+                return f"{where} has no \"verdict\" string"
+            for key in ("problem_ids", "test_ids", "tests"):
+                if key in cell and cell[key] is not None and not is_str_list(cell[key]):
+                    return f"{where}.{key} is not a list of test ids"
+            if for_rerun and cell["verdict"] in RERUN_STATES and not any(cell.get(k) for k in ("problem_ids", "test_ids", "tests")):
+                return f"{where} is {cell['verdict']} but names no test (\"tests\")"
+    problems = summary.get("unclaused_problems", [])
+    if not isinstance(problems, list):
+        return "\"unclaused_problems\" is not a list"
+    for i, problem in enumerate(problems):
+        if not isinstance(problem, dict) or not all(isinstance(problem.get(k), str) for k in ("state", "board", "test_id")):
+            return f"unclaused_problems[{i}] lacks its \"state\", \"board\" and \"test_id\" strings"
+    if summary.get("seed") is not None and (not isinstance(summary["seed"], int) or isinstance(summary["seed"], bool)):
+        return "\"seed\" is not an integer"
+    selection = summary.get("selection")
+    if selection is not None and not isinstance(selection, dict):
+        return "\"selection\" is not an object"
+    soak = (selection or {}).get("soak", 1)
+    if not isinstance(soak, int) or isinstance(soak, bool) or soak < 1:
+        return "selection.soak is not a positive integer"
+    board_args = summary.get("board_args", {})
+    if not isinstance(board_args, dict) or not all(is_str_list(v) for v in board_args.values()):
+        return "\"board_args\" is not an object of option lists"
+    return None
+
+
+def previous_summary(report_dir: Path, option: str) -> dict:
+    """The summary.json of a ``--baseline`` / ``--rerun-failed`` report, checked before the run."""
+    try:
+        summary = read_summary(report_dir)
+    except ValueError as exc:
+        raise SummaryError(f"{option} {exc}") from None
+    problem = _summary_problem(summary, for_rerun=option == "--rerun-failed")
+    if problem:
+        raise SummaryError(f"{option} {report_dir}: {Path(report_dir) / 'summary.json'} is not a honch-hil "
+                           f"summary: {problem}")
+    return summary
+
+
 def apply_rerun_failed(opts: RunOptions) -> int:
     """Turn ``--rerun-failed DIR`` into a selection: every failing test of that report,
     on its board (or on ``--board``), with its seed and soak scale. Returns how many."""
-    previous = read_summary(opts.rerun_failed)
+    previous = previous_summary(opts.rerun_failed, "--rerun-failed")
     failing: dict[str, set[str]] = {}
     for info in previous["clauses"].values():
         for board, cell in info["boards"].items():
@@ -388,6 +448,7 @@ def run(opts: RunOptions, out=sys.stdout) -> int:
         out.flush()
 
     resolve_paths(opts)
+    baseline = previous_summary(opts.baseline, "--baseline") if opts.baseline is not None else None
     if opts.rerun_failed is not None and apply_rerun_failed(opts) == 0:
         log(f"honch-hil run: {opts.rerun_failed} has no failing test to rerun")
         return exitcodes.CONFORMANT
@@ -398,7 +459,6 @@ def run(opts: RunOptions, out=sys.stdout) -> int:
         log("no boards selected: every board in the inventory is disabled")
         return exitcodes.USAGE_ERROR
     deviations = _deviations(boards)
-    baseline = read_summary(opts.baseline) if opts.baseline is not None else None
     if opts.seed is None:
         opts.seed = int(os.environ.get(SOAK_SEED_ENV) or secrets.randbits(32))
 

@@ -73,3 +73,46 @@ def test_runs_started_in_the_same_second_get_report_directories_of_their_own(tmp
     dirs = [make_report_dir(tmp_path / "reports", started) for _ in range(3)]
     assert [d.name for d in dirs] == ["20260102T030405Z", "20260102T030405Z-2", "20260102T030405Z-3"]
     assert all(d.is_dir() for d in dirs)
+
+
+def _summary_dir(tmp_path, name, content) -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    (d / "summary.json").write_text(json.dumps(content))
+    return d
+
+
+def test_a_malformed_baseline_or_rerun_summary_is_a_usage_error_before_the_run(tmp_path):
+    import pytest
+
+    from harness.runner.run import SummaryError, run
+
+    cases = {"top": ([1, 2], "not an object"), "empty": ({}, 'no "clauses"'),
+             "five": ({"clauses": 5}, '"clauses" is not an object'),
+             "cell": ({"clauses": {"C1": {"boards": {"host": "fail"}}}}, 'clauses.C1.boards.host has no "verdict"'),
+             "tests": ({"clauses": {"C1": {"boards": {"host": {"verdict": "fail", "tests": 3}}}}},
+                       "clauses.C1.boards.host.tests is not a list")}
+    for name, (content, what) in cases.items():
+        d = _summary_dir(tmp_path, name, content)
+        for option in ("baseline", "rerun_failed"):
+            reports = tmp_path / f"reports-{name}-{option}"
+            opts = RunOptions(boards=["host"], clauses=["C1"], reports_dir=reports, **{option: d})
+            with pytest.raises(SummaryError) as err:
+                run(opts)
+            message = str(err.value)
+            assert f"--{option.replace('_', '-')} {d}" in message and what in message, message
+            assert str(d / "summary.json") in message
+            assert not reports.exists()  # refused before the run: nothing started, no report directory
+
+
+def test_the_cli_exits_2_on_a_malformed_summary(tmp_path):
+    import sys
+
+    from harness import REPO_ROOT
+
+    d = _summary_dir(tmp_path, "bad", {})
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--rerun-failed", str(d),
+                           "--reports", str(tmp_path / "r")], cwd=REPO_ROOT, env=run_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert 'is not a honch-hil summary: no "clauses" object' in proc.stderr
