@@ -17,7 +17,8 @@ def register(subparsers) -> None:
         description="Builds missing firmware, starts a capture server (or uses --capture-url), runs the "
                     "conformance suite with one pytest-xdist worker per board, shows progress per board "
                     "and writes reports/<timestamp>/ (junit.xml, matrix.md, matrix.html, summary.json, "
-                    "pytest.log, artifacts/). SIGINT or SIGTERM stop it within 2 s and write the reports "
+                    "pytest.log, artifacts/). SIGINT or SIGTERM stop it (pytest tears down for up to 10 s; a second "
+                    "signal stops it at once) and write the reports "
                     "of what ran.",
         epilog=exitcodes.help_text() + "\n(non-conformant: a clause fails or a known deviation passes; "
                "infrastructure error: errors only, no clause failed; regression: a clause fails that did "

@@ -67,28 +67,52 @@ def kill_all(pids, sig=signal.SIGKILL) -> None:
             pass
 
 
-def reap() -> None:
-    """Collect exited orphans re-parented to us (no zombies left behind)."""
-    while True:
+def _zombie_children() -> list[int]:
+    """This process's children that have exited and wait to be collected."""
+    me, out = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] == "Z" and int(fields[1]) == me:
+            out.append(int(entry))
+    return out
+
+
+def reap(spare=()) -> None:
+    """Collect exited orphans re-parented to us (no zombies left behind), one by one: never
+    ``spare`` (children whose exit status is someone else's, e.g. a ``Popen``'s, which
+    would read 0 if it were collected here)."""
+    spare = set(spare)
+    for pid in _zombie_children():
+        if pid in spare:
+            continue
+        try:
+            os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            return
-        if pid == 0:
-            return
+            pass
 
 
-def end_descendants(grace: float = 0.5, keep=()) -> list[int]:
+def end_descendants(grace: float = 0.5, keep=(), spare=()) -> list[int]:
     """SIGTERM every remaining descendant of this process but ``keep`` (those it had
-    before the run), SIGKILL what is left after ``grace``; returns the pids that had to be ended."""
-    left = [p for p in descendants(os.getpid()) if p not in set(keep)]
+    before the run), SIGKILL what is left after ``grace``; returns the pids that had to be ended.
+    Neither ``keep`` nor ``spare`` is collected (their exit status stays with their owner)."""
+    keep = set(keep)
+    spare = keep | set(spare)
+    left = [p for p in descendants(os.getpid()) if p not in keep]
     if not left:
+        reap(spare)
         return []
     kill_all(left, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(alive(p) for p in left):
-        reap()
+        reap(spare)
         time.sleep(0.02)
     kill_all([p for p in left if alive(p)], signal.SIGKILL)
-    reap()
+    reap(spare)
     return left

@@ -143,6 +143,10 @@ class LineProgress:
         if finished:
             self.out.flush()
 
+    def note(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
     def stop(self) -> None:
         pass
 
@@ -165,6 +169,9 @@ class LiveProgress:
 
         lines = Text("\n".join(b.line() for b in tracker.boards.values()), no_wrap=True, overflow="ellipsis")
         self.live.update(lines)
+
+    def note(self, text: str) -> None:
+        self.live.console.print(text, markup=False, highlight=False)
 
     def stop(self) -> None:
         self.live.stop()

@@ -5,8 +5,9 @@ module prepares what it needs (firmware, one capture server shared by every work
 the run's seed), starts pytest with one xdist worker per board in a process group of
 its own, shows progress per board, and turns the outcomes into the reports.
 
-SIGINT and SIGTERM are forwarded to pytest as SIGINT, so fixtures tear down (boards
-stopped, locks released); whatever is still alive ``STOP_GRACE`` seconds later is
+SIGINT and SIGTERM are forwarded to pytest (as SIGTERM, which the plugin turns into
+KeyboardInterrupt), so fixtures tear down (boards stopped, locks and labgrid places
+released); whatever is still alive ``STOP_GRACE`` seconds later, or at a second signal, is
 killed, board processes included (they run in sessions of their own and are found
 as descendants of the run). The reports then cover what ran and say "interrupted".
 """
@@ -42,7 +43,9 @@ FIRMWARE_TARGET_OF_KIND = {"unix": "unix", "qemu": "qemu"}
 #: the soak test's seed variable (conformance/test_soak.py reads it): a run's seed is its schedule
 SOAK_SEED_ENV = "HONCH_HIL_SOAK_SEED"
 #: seconds pytest gets to tear down after an interruption before everything is killed
-STOP_GRACE = 1.4
+#: (its session teardown alone takes ~1.5 s on the host board; boards, locks and labgrid
+#: places are released there); a second signal kills at once
+STOP_GRACE = 10.0
 
 
 @dataclass
@@ -66,6 +69,26 @@ class RunOptions:
     baseline: Path | None = None
     rerun_failed: Path | None = None
     pytest_args: list[str] = field(default_factory=list)
+
+
+def resolve_paths(opts: RunOptions, cwd: str | Path | None = None) -> None:
+    """Make every path option absolute against the invoking directory (``cwd``, default the
+    current one): pytest runs in the checkout, so a relative path would mean another file there."""
+    base = Path(cwd) if cwd is not None else Path.cwd()
+
+    def absolute(value):
+        return Path(os.path.normpath(base / Path(value).expanduser()))
+
+    if opts.boards_file:
+        opts.boards_file = str(absolute(opts.boards_file))
+    if opts.expectations:
+        opts.expectations = str(absolute(opts.expectations))
+    opts.firmwares = [str(absolute(f)) for f in opts.firmwares]
+    opts.reports_dir = absolute(opts.reports_dir)
+    if opts.baseline is not None:
+        opts.baseline = absolute(opts.baseline)
+    if opts.rerun_failed is not None:
+        opts.rerun_failed = absolute(opts.rerun_failed)
 
 
 def select_boards(specs: dict[str, BoardSpec], names: list[str], adhoc: list[BoardSpec]) -> list[BoardSpec]:
@@ -141,10 +164,70 @@ def pytest_command(opts: RunOptions, boards: list[BoardSpec], report_dir: Path, 
 RERUN_STATES = ("fail", "flaky", "unexpected_pass")
 
 
+class SummaryError(ValueError):
+    """A ``--baseline`` or ``--rerun-failed`` report whose summary.json is not one (usage error)."""
+
+
+def _summary_problem(summary, for_rerun: bool = False) -> str | None:
+    """What is wrong with the structure of a summary.json (None: usable)."""
+    def is_str_list(v) -> bool:
+        return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+    if not isinstance(summary, dict):
+        return f"the top level is a JSON {type(summary).__name__}, not an object"
+    clauses = summary.get("clauses")
+    if not isinstance(clauses, dict):
+        return "no \"clauses\" object" if clauses is None else "\"clauses\" is not an object"
+    for clause, info in clauses.items():
+        boards = info.get("boards") if isinstance(info, dict) else None
+        if not isinstance(boards, dict):
+            return f"clauses.{clause} has no \"boards\" object"
+        for board, cell in boards.items():
+            where = f"clauses.{clause}.boards.{board}"
+            if not isinstance(cell, dict) or not isinstance(cell.get("verdict"), str):
+                return f"{where} has no \"verdict\" string"
+            for key in ("problem_ids", "test_ids", "tests"):
+                if key in cell and cell[key] is not None and not is_str_list(cell[key]):
+                    return f"{where}.{key} is not a list of test ids"
+            if for_rerun and cell["verdict"] in RERUN_STATES and not any(cell.get(k) for k in ("problem_ids", "test_ids", "tests")):
+                return f"{where} is {cell['verdict']} but names no test (\"tests\")"
+    problems = summary.get("unclaused_problems", [])
+    if not isinstance(problems, list):
+        return "\"unclaused_problems\" is not a list"
+    for i, problem in enumerate(problems):
+        if not isinstance(problem, dict) or not all(isinstance(problem.get(k), str) for k in ("state", "board", "test_id")):
+            return f"unclaused_problems[{i}] lacks its \"state\", \"board\" and \"test_id\" strings"
+    if summary.get("seed") is not None and (not isinstance(summary["seed"], int) or isinstance(summary["seed"], bool)):
+        return "\"seed\" is not an integer"
+    selection = summary.get("selection")
+    if selection is not None and not isinstance(selection, dict):
+        return "\"selection\" is not an object"
+    soak = (selection or {}).get("soak", 1)
+    if not isinstance(soak, int) or isinstance(soak, bool) or soak < 1:
+        return "selection.soak is not a positive integer"
+    board_args = summary.get("board_args", {})
+    if not isinstance(board_args, dict) or not all(is_str_list(v) for v in board_args.values()):
+        return "\"board_args\" is not an object of option lists"
+    return None
+
+
+def previous_summary(report_dir: Path, option: str) -> dict:
+    """The summary.json of a ``--baseline`` / ``--rerun-failed`` report, checked before the run."""
+    try:
+        summary = read_summary(report_dir)
+    except ValueError as exc:
+        raise SummaryError(f"{option} {exc}") from None
+    problem = _summary_problem(summary, for_rerun=option == "--rerun-failed")
+    if problem:
+        raise SummaryError(f"{option} {report_dir}: {Path(report_dir) / 'summary.json'} is not a honch-hil "
+                           f"summary: {problem}")
+    return summary
+
+
 def apply_rerun_failed(opts: RunOptions) -> int:
     """Turn ``--rerun-failed DIR`` into a selection: every failing test of that report,
     on its board (or on ``--board``), with its seed and soak scale. Returns how many."""
-    previous = read_summary(opts.rerun_failed)
+    previous = previous_summary(opts.rerun_failed, "--rerun-failed")
     failing: dict[str, set[str]] = {}
     for info in previous["clauses"].values():
         for board, cell in info["boards"].items():
@@ -231,13 +314,18 @@ def _signal_group(proc: subprocess.Popen, sig) -> None:
 
 def _wait_with_progress(proc, tracker: Tracker, view, interruption: Interruption, keep) -> None:
     view.start()
-    killed = False
+    killed = noted = False
     try:
         while proc.poll() is None:
             view.update(tracker, tracker.poll())
+            if interruption.deadline is not None and not noted:
+                view.note(f"honch-hil run: {interruption.signal}: stopping; pytest tears down (boards stopped, "
+                          f"locks released) for up to {STOP_GRACE:g} s; send it again to stop at once")
+                noted = True
             if interruption.overdue() and not killed:
                 _signal_group(proc, signal.SIGKILL)
-                processes.end_descendants(grace=0.2, keep=keep)
+                # pytest's own status is Popen's to collect: reaping it here would make it read 0
+                processes.end_descendants(grace=0.2, keep=keep, spare={proc.pid})
                 killed = True
             time.sleep(0.1)
         view.update(tracker, tracker.poll())
@@ -313,6 +401,43 @@ def final_lines(summary: dict, report_dir: Path) -> list[str]:
 
 # --- the run --------------------------------------------------------------------------
 
+class ReportsDirError(ValueError):
+    """``--reports`` is unusable (a usage error)."""
+
+
+def check_reports_parent(parent: Path) -> None:
+    """``--reports DIR`` must be a directory or creatable as one."""
+    for p in (parent, *parent.parents):
+        if p.exists():
+            if not p.is_dir():
+                which = "" if p == parent else f" ({p} is a file)"
+                raise ReportsDirError(f"--reports {parent}: not a directory{which}")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise ReportsDirError(f"--reports {parent}: cannot create the run's directory in {p} (not writable)")
+            return
+
+
+def make_report_dir(parent: Path, started: datetime) -> Path:
+    """``parent/<timestamp>``, or ``<timestamp>-2``, ``-3``... when a run started in the same
+    second already has it (created atomically, so concurrent runs never share one)."""
+    check_reports_parent(parent)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportsDirError(f"--reports {parent}: cannot create it ({exc.strerror or exc})") from None
+    n = 1
+    while True:
+        report_dir = parent / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            report_dir.mkdir()
+            return report_dir
+        except FileExistsError:
+            n += 1
+        except OSError as exc:
+            raise ReportsDirError(f"--reports {parent}: cannot create {report_dir.name} ({exc.strerror or exc})") from None
+
+
 def _deviations(boards: list[BoardSpec]) -> dict[str, dict[str, str]]:
     return {b.name: load_expectations(b.expectations) for b in boards if b.expectations}
 
@@ -322,6 +447,8 @@ def run(opts: RunOptions, out=sys.stdout) -> int:
         out.write(message + "\n")
         out.flush()
 
+    resolve_paths(opts)
+    baseline = previous_summary(opts.baseline, "--baseline") if opts.baseline is not None else None
     if opts.rerun_failed is not None and apply_rerun_failed(opts) == 0:
         log(f"honch-hil run: {opts.rerun_failed} has no failing test to rerun")
         return exitcodes.CONFORMANT
@@ -332,13 +459,11 @@ def run(opts: RunOptions, out=sys.stdout) -> int:
         log("no boards selected: every board in the inventory is disabled")
         return exitcodes.USAGE_ERROR
     deviations = _deviations(boards)
-    baseline = read_summary(opts.baseline) if opts.baseline is not None else None
     if opts.seed is None:
         opts.seed = int(os.environ.get(SOAK_SEED_ENV) or secrets.randbits(32))
 
     started = datetime.now(timezone.utc)
-    report_dir = Path(opts.reports_dir) / started.strftime("%Y%m%dT%H%M%SZ")
-    report_dir.mkdir(parents=True, exist_ok=False)
+    report_dir = make_report_dir(Path(opts.reports_dir), started)
     results = report_dir / "results.jsonl"
     log(f"honch-hil run: boards {', '.join(b.name for b in boards)}; seed {opts.seed}; reports in {report_dir}")
 

@@ -65,3 +65,78 @@ def test_sigterm_stops_every_process_and_writes_a_partial_report_marked_interrup
         FileLock(str(lock)).acquire(timeout=0)
     records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
     assert all(r["outcome"] in ("passed", "failed", "skipped") for r in records)
+
+
+# --- the grace pytest gets, unit level: a stand-in for pytest, no board --------------------
+
+#: stands in for pytest: on SIGTERM its "teardown" takes 2 s (more than the old 1.4 s grace),
+#: then it exits 2 as an interrupted pytest does; with IGNORE it never stops by itself
+FAKE_PYTEST = """
+import signal, sys, time
+def stop(*_):
+    time.sleep(2)
+    sys.exit(2)
+signal.signal(signal.SIGTERM, signal.SIG_IGN if sys.argv[1] == "ignore" else stop)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+class _NoTracker:
+    def poll(self):
+        return []
+
+
+class _Notes:
+    def __init__(self):
+        self.notes = []
+
+    def start(self):
+        pass
+
+    def update(self, tracker, finished):
+        pass
+
+    def note(self, text):
+        self.notes.append(text)
+
+    def stop(self):
+        pass
+
+
+def _interrupted_fake_pytest(mode: str, signals: int):
+    import os
+    import sys
+
+    from harness.runner.run import Interruption, _wait_with_progress
+
+    keep = set(processes.descendants(os.getpid()))
+    proc = subprocess.Popen([sys.executable, "-c", FAKE_PYTEST, mode], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        interruption = Interruption()
+        interruption.proc = proc
+        for _ in range(signals):
+            interruption._handle(signal.SIGTERM, None)
+        view = _Notes()
+        started = time.monotonic()
+        _wait_with_progress(proc, _NoTracker(), view, interruption, keep)
+        return proc.returncode, time.monotonic() - started, view.notes
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_pytest_gets_the_time_its_teardown_takes_and_its_own_exit_status_is_kept():
+    status, took, notes = _interrupted_fake_pytest("teardown", signals=1)
+    assert status == 2, f"pytest was not let finish its teardown (status {status} after {took:.1f} s)"
+    assert 1.9 < took < 5
+    assert any("stopping" in n and "at once" in n for n in notes), notes
+
+
+def test_a_second_signal_kills_at_once_and_the_status_says_killed_not_zero():
+    status, took, _ = _interrupted_fake_pytest("ignore", signals=2)
+    assert took < 3
+    assert status == -signal.SIGKILL, status  # not 0: the reaper must not collect pytest's status
