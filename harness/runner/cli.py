@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from harness import REPO_ROOT
 from harness.runner import exitcodes
@@ -56,6 +57,29 @@ def register(subparsers) -> None:
     p.set_defaults(func=_run)
 
 
+def option_problem(args) -> str | None:
+    """What is wrong with the options that no board or file needs to be read to tell."""
+    for name, value, least in (("--repeat", args.repeat, 1), ("--retries", args.retries, 0), ("--soak", args.soak, 1),
+                               ("--workers", args.workers, 1)):
+        if value is not None and value < least:
+            return f"{name} must be ≥ {least}, got {value}"
+    if args.capture_url is not None:
+        url = urlsplit(args.capture_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            return (f"--capture-url {args.capture_url!r}: expected the server's base URL, "
+                    "http://HOST:PORT or https://HOST:PORT")
+        try:
+            url.port
+        except ValueError:
+            return f"--capture-url {args.capture_url!r}: the port is not a number 1-65535"
+    return None
+
+
+def unique(names: list[str]) -> list[str]:
+    """``names`` in order, each once (a board given twice would have two workers driving it)."""
+    return list(dict.fromkeys(names))
+
+
 def _usage(message: str) -> int:
     print(f"honch-hil run: {message}", file=sys.stderr)
     return exitcodes.USAGE_ERROR
@@ -66,10 +90,15 @@ def _run(args) -> int:
     from harness.firmware.errors import FirmwareError
     from harness.runner.run import RunOptions, run
 
-    for name, value, least in (("--repeat", args.repeat, 1), ("--retries", args.retries, 0), ("--soak", args.soak, 1)):
-        if value < least:
-            return _usage(f"{name} must be ≥ {least}, got {value}")
-    opts = RunOptions(boards=args.board, boards_file=args.boards_file, keyword=args.keyword,
+    problem = option_problem(args)
+    if problem:
+        return _usage(problem)
+    boards = unique(args.board)
+    if len(boards) < len(args.board):
+        twice = sorted({name for name in args.board if args.board.count(name) > 1})
+        print(f"honch-hil run: --board {', '.join(twice)} given more than once; each board runs once",
+              file=sys.stderr)
+    opts = RunOptions(boards=boards, boards_file=args.boards_file, keyword=args.keyword,
                       clauses=args.clause, tests=args.test, repeat=args.repeat, retries=args.retries,
                       soak=args.soak, seed=args.seed, capture_url=args.capture_url,
                       capture_token=args.capture_token, reports_dir=args.reports, workers=args.workers,

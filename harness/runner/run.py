@@ -15,6 +15,7 @@ as descendants of the run). The reports then cover what ran and say "interrupted
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -29,6 +30,7 @@ from harness import REPO_ROOT
 from harness.boards.inventory import DEFAULT_BOARDS_FILE, BoardSpec, load_boards
 from harness.capture import CaptureServer
 from harness.capture.cli import TOKEN_ENV
+from harness.capture.redact import Forms, secret_forms
 from harness.report.collector import RESULTS_ENV, read_plan
 from harness.report.expectations import load_expectations
 from harness.report.render import LABEL, write_reports
@@ -496,12 +498,43 @@ def run(opts: RunOptions, out=sys.stdout) -> int:
         meta["interrupted"] = {"signal": interruption.signal, "not_run": len(missing)}
     else:
         missing = not_run_records(plan, records, "not run: pytest ended before it ran")
+    ran = bool(records)
     records += missing
     ensure_junit(report_dir / "junit.xml", records)
     summary = write_reports(records, meta, report_dir, baseline)
+    if not ran and not interruption.signal:
+        for line in why_nothing_ran(opts, returncode, report_dir / "pytest.log"):
+            log(line)
     for line in final_lines(summary, report_dir):
         log(line)
     return summary["exit_status"]
+
+
+#: pytest's own lines that say why a session stopped before any test (a usage error, an
+#: ``Exit`` raised by a fixture such as an unreachable --capture-url, an internal error)
+_STOP_LINE = re.compile(r"^(?:ERROR: |INTERNALERROR> \S|E   |!+ .*(?:Exit|Interrupted)\b)")
+#: pytest's exit status when the selection matched no test
+PYTEST_NO_TESTS = 5
+
+
+def why_nothing_ran(opts: RunOptions, returncode: int | None, pytest_log: Path) -> list[str]:
+    """What the terminal shows when no test ran: which selection matched nothing, or
+    the lines of pytest.log that say why pytest stopped (at most a few)."""
+    lines = []
+    if returncode == PYTEST_NO_TESTS:
+        chosen = [f"-k {opts.keyword!r}"] if opts.keyword else []
+        chosen += [f"--clause {c}" for c in opts.clauses] + [f"--test {t}" for t in opts.tests]
+        lines.append(f"  no test matched the selection ({', '.join(chosen) or 'every test'})")
+    try:
+        text = pytest_log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return lines
+    found = [line.strip("! ") for line in text.splitlines() if _STOP_LINE.match(line)]
+    if opts.capture_token:
+        forms = Forms(secret_forms(opts.capture_token))
+        found = [forms.text(line) for line in found]
+    lines += [f"  pytest: {line}" for line in found[-4:]]
+    return lines
 
 
 def _run_pytest(opts, boards, report_dir, results, interruption, meta, out) -> int:
