@@ -85,12 +85,18 @@ class EquivalentsError(ValueError):
     pass
 
 
+class SelectionError(ValueError):
+    """--file or --only names no mutant."""
+
+
 def load_equivalents(path: Path) -> dict[tuple, str]:
     """(file, original line, mutated text) -> reason, from the reviewed TOML file."""
-    if not path.exists():
-        return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise EquivalentsError(f"--equivalents {path}: cannot read it: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise EquivalentsError(f"--equivalents {path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise EquivalentsError(f"{path}: {exc}") from None
     out = {}
@@ -186,12 +192,36 @@ class Campaign:
         self.lock = threading.Lock()
         self.results: list[Result] = []
         self.generated: Counter = Counter()
+        self._all: dict[str, list[Mutant]] = {}
 
     # --- selection ---------------------------------------------------------------------------
 
+    def _mutants(self, kind: str) -> list[Mutant]:
+        """Every mutant of ``kind``, generated once per campaign."""
+        if kind not in self._all:
+            work = self.opts.work
+            self._all[kind] = generate_core(work) if kind == "core" else generate_wrapper(work)
+        return list(self._all[kind])
+
+    def check_selection(self) -> None:
+        """--file and --only name something, before the long coverage run starts."""
+        opts = self.opts
+        if not (opts.files or opts.only):
+            return
+        mutants = [m for kind in opts.kinds for m in self._mutants(kind)]
+        known_files = {m.file for m in mutants}
+        for path in opts.files:
+            if path not in known_files:
+                raise SelectionError(f"--file {path}: no mutant of that file (mutants are made of "
+                                     f"{', '.join(sorted(known_files)) or 'no file'})")
+        ids = {m.id for m in mutants}
+        unknown = sorted(opts.only - ids)
+        if unknown:
+            raise SelectionError(f"--only: no mutant has the id {', '.join(unknown)} "
+                                 f"(ids are printed with each survivor and listed in results.json)")
+
     def candidates(self, kind: str) -> list[Mutant]:
-        work = self.opts.work
-        mutants = generate_core(work) if kind == "core" else generate_wrapper(work)
+        mutants = self._mutants(kind)
         if self.opts.files:
             mutants = [m for m in mutants if m.file in self.opts.files]
         if self.opts.only:
@@ -212,6 +242,7 @@ class Campaign:
         opts.work = opts.work.resolve()  # the agent subprocess runs in another directory
         opts.work.mkdir(parents=True, exist_ok=True)
         self.equivalents = load_equivalents(opts.equivalents)
+        self.check_selection()
         started = time.monotonic()
         self.coverage = coverage.per_test_coverage(opts.work / "coverage", jobs=opts.jobs, log=self.log)
         broken = sorted(t for t, r in self.coverage.items() if r["outcome"] not in ("passed", "skipped"))

@@ -55,7 +55,7 @@ def survivors_of(path: Path | None) -> set[str]:
 
 
 def _run(args) -> int:
-    from harness.mutation.campaign import Campaign, EquivalentsError, report, write_results
+    from harness.mutation.campaign import Campaign, EquivalentsError, SelectionError, report, write_results
     from harness.mutation.mutants import MutationToolMissing
 
     for name in ("core_sample", "wrapper_sample", "jobs"):
@@ -74,7 +74,7 @@ def _run(args) -> int:
     campaign = Campaign(opts, log=lambda s: print(s, flush=True))
     try:
         results = campaign.run()
-    except (MutationToolMissing, EquivalentsError) as exc:
+    except (MutationToolMissing, EquivalentsError, SelectionError) as exc:
         print(f"honch-hil mutation: {exc}", file=sys.stderr)
         return 2
     text, ok = report(results, campaign.generated, opts)

@@ -346,3 +346,23 @@ def test_a_mutant_that_leaves_the_board_unusable_is_killed(tmp_path):
                                                                    "health checks"))):
         junit.write_text(f'<testsuites><testsuite>{"".join(cases)}</testsuite></testsuites>')
         assert campaign_module._pytest_verdict(["true"], dict(os.environ), junit, 30) == expected
+
+
+def test_a_selection_that_names_no_mutant_is_refused_before_the_coverage_run(tmp_path, monkeypatch):
+    from harness.mutation import campaign as campaign_module
+
+    mutants = [_mutant(ORIGINAL.replace("a + 1", f"a + {i}")) for i in range(2, 5)]
+    monkeypatch.setattr(campaign_module, "generate_core", lambda work: list(mutants))
+    good = campaign_module.Campaign(Options(work=tmp_path, kinds=("core",), only=frozenset({mutants[0].id}),
+                                            files=(mutants[0].file,)))
+    good.check_selection()
+    assert [m.id for m in good.candidates("core")] == [mutants[0].id]
+    with pytest.raises(campaign_module.SelectionError, match=r"--only: no mutant has the id nosuchid"):
+        campaign_module.Campaign(Options(work=tmp_path, kinds=("core",), only=frozenset({"nosuchid"}))).check_selection()
+    with pytest.raises(campaign_module.SelectionError, match=r"--file core/src/nosuch.c: no mutant of that file"):
+        campaign_module.Campaign(Options(work=tmp_path, kinds=("core",), files=("core/src/nosuch.c",))).check_selection()
+
+
+def test_a_missing_equivalents_file_is_an_error(tmp_path):
+    with pytest.raises(EquivalentsError, match=r"--equivalents .*nonexistent.toml: cannot read it"):
+        load_equivalents(tmp_path / "nonexistent.toml")
