@@ -166,9 +166,11 @@ def _qemu_machine(value):
 
 #: pyserial URL schemes that reach a board over TCP: HOST:PORT is checked when the file is read
 NETWORK_PORT_SCHEMES = ("rfc2217", "socket")
+#: every pyserial URL scheme a serial board can be reached by (besides a tty path)
+PORT_SCHEMES = NETWORK_PORT_SCHEMES + ("loop", "spy", "hwgrep", "alt")
 
 
-def _serial_port(value):
+def serial_port_problem(value):
     """A tty path (its existence is checked when the board is opened) or a pyserial URL;
     ``rfc2217://`` and ``socket://`` need a host and a port 1-65535."""
     if not value.strip():
@@ -210,7 +212,7 @@ class Field:
 FIELDS = {
     "kind": Field(str, check=_one_of(KINDS)),
     "network": Field(str, check=_one_of(NETWORKS)),
-    "port": Field(str, ("serial",), _serial_port),
+    "port": Field(str, ("serial",), serial_port_problem),
     "baudrate": Field(int, SERIAL_LINKED, _positive, defaultable=True),
     "firmware": Field(str, check=_non_empty),
     "agent": Field(str, ("serial", "labgrid"), _one_of(AGENT_SOURCES)),

@@ -7,10 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from harness.boards.inventory import BoardSpec
-
-#: pyserial URL schemes a serial board can be reached by (besides a tty path)
-PORT_SCHEMES = ("rfc2217", "socket", "loop", "spy", "hwgrep", "alt")
+from harness.boards.inventory import PORT_SCHEMES, BoardSpec, serial_port_problem
 
 
 class AdhocBoardError(ValueError):
@@ -47,6 +44,9 @@ def port_board(url: str, taken=(), expectations: str | None = None) -> BoardSpec
                                   f"(a tty path or {', '.join(s + '://' for s in PORT_SCHEMES)})")
     elif not url.startswith("/"):
         raise AdhocBoardError(f"--port {url}: not a tty path (/dev/ttyUSB0) or a pyserial URL (rfc2217://host:port)")
+    problem = serial_port_problem(url)
+    if problem:
+        raise AdhocBoardError(f"--port {url}: {problem}")
     # Stock firmware with _honch_core: the agent and honch are copied over; no network: the tether.
     spec = BoardSpec(name=_name("port", url.split("://")[-1], taken), kind="serial", port=url,
                      firmware="preinstalled", agent="copy", network="tether", reset="soft",
