@@ -26,8 +26,9 @@ REDACTED_BYTES = REDACTED.encode()
 #: Secrets shorter than this are redacted only where they stand alone (see ``Forms``).
 SHORT_SECRET = 6
 #: Where our own outputs cut a quoted value short (``http11``'s request-line quotes,
-#: the codec's string labels): a secret cut there is a prefix no whole spelling matches.
-TRUNCATION_MARKS = ("...", "\u2026")
+#: the codec's string labels; both close the quote right after the mark): a secret cut
+#: there is a prefix no whole spelling matches.
+TRUNCATION_MARKS = ("...'", '..."', "\u2026'", '\u2026"')
 #: When a table's look-ups go through its prefix index (a pass over the text's
 #: SHORT_SECRET-long pieces) instead of one search per spelling: when spellings ×
 #: (SEARCH_CALL + text length) > INDEX_PIECE × text length, costs in "characters
@@ -38,9 +39,12 @@ INDEX_PIECE = 500
 #: Runs of visible ASCII: where a tenant's spellings (all visible ASCII) can be.
 _VISIBLE_RUN = re.compile(f"[!-~]{{{SHORT_SECRET},}}")
 _VISIBLE_RUN_BYTES = re.compile(_VISIBLE_RUN.pattern.encode())
-#: A token of a text (up to white space: a key may hold any visible character) holding a
-#: percent escape: decoded, it may spell a secret.
-_PERCENT_TOKEN = re.compile(r"\S*%[0-9A-Fa-f]{2}\S*")
+#: A token of a text (up to white space: a key may hold any visible character); one holding
+#: a percent escape may spell a secret once decoded. Tokens are found whole and then
+#: tested (an expression for "a token with an escape in it" backtracks quadratically on
+#: a long token without one, and stored documents are long tokens).
+_TOKEN = re.compile(r"\S+")
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 _COMPACT = {"separators": (",", ":")}
 
@@ -259,8 +263,8 @@ class Forms:
             if table.found_in(text):
                 return True
         if "%" in text:
-            for token in _PERCENT_TOKEN.findall(text):
-                if self._plain_found(unquote(token, encoding="latin-1")):
+            for token in text.split():
+                if "%" in token and _ESCAPE.search(token) and self._plain_found(unquote(token, encoding="latin-1")):
                     return True
         return False
 
@@ -274,18 +278,23 @@ class Forms:
                 text = table._short_patterns()[0].sub(REDACTED, text)
         return text
 
-    def text(self, text: str) -> str:
+    def text(self, text: str, *, quotes: bool = True) -> str:
+        """``text`` without any secret. ``quotes``: the text may hold our own cut quotes (a
+        reason); the strings of stored data are not looked at for them."""
         if self._plain_found(text):
             text = self._plain_text(text)
         if "%" in text:
-            text = _PERCENT_TOKEN.sub(self._percent_token, text)
-        for mark in TRUNCATION_MARKS:
-            if mark in text:
-                text = self._cut_secrets(text, mark)
+            text = _TOKEN.sub(self._percent_token, text)
+        if quotes:
+            for mark in TRUNCATION_MARKS:
+                if mark in text:
+                    text = self._cut_secrets(text, mark)
         return text
 
     def _percent_token(self, match) -> str:
         token = match.group(0)
+        if "%" not in token or not _ESCAPE.search(token):
+            return token
         decoded = unquote(token, encoding="latin-1")
         return self._plain_text(decoded) if self._plain_found(decoded) else token
 
@@ -391,10 +400,12 @@ class Redactor:
     # -- structures ------------------------------------------------------------------
 
     def value_with(self, value, forms: Forms):
+        # a document's strings are data (a reason in it was redacted when it was made): a
+        # long string of quote marks must not cost a look-back per mark
         if isinstance(value, str):
-            return forms.text(value)
+            return forms.text(value, quotes=False)
         if isinstance(value, dict):
-            return {forms.text(k) if isinstance(k, str) else k: self.value_with(v, forms)
+            return {forms.text(k, quotes=False) if isinstance(k, str) else k: self.value_with(v, forms)
                     for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [self.value_with(v, forms) for v in value]
