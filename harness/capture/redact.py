@@ -268,15 +268,19 @@ class Forms:
                     return True
         return False
 
-    def _plain_text(self, text: str) -> str:
-        present = [form for table in self.tables for form in table.present(text)]
+    def _remove(self, value, present: list, pattern: int, replacement):
+        """``value`` (text or bytes) without the long spellings ``present`` in it and the
+        short ones (``pattern``: 0 the tables' text expression, 1 their bytes one)."""
         # longest first: a secret that contains another must go whole
         for form in sorted(present, key=len, reverse=True):
-            text = text.replace(form, REDACTED)
+            value = value.replace(form, replacement)
         for table in self.tables:
             if table._short:
-                text = table._short_patterns()[0].sub(REDACTED, text)
-        return text
+                value = table._short_patterns()[pattern].sub(replacement, value)
+        return value
+
+    def _plain_text(self, text: str) -> str:
+        return self._remove(text, [form for table in self.tables for form in table.present(text)], 0, REDACTED)
 
     def text(self, text: str, *, quotes: bool = True) -> str:
         """``text`` without any secret. ``quotes``: the text may hold our own cut quotes (a
@@ -316,13 +320,7 @@ class Forms:
             found = table.present_bytes(body)
             if found:
                 present += found
-        if present:
-            for raw in sorted(present, key=len, reverse=True):
-                body = body.replace(raw, REDACTED_BYTES)
-        for table in self.tables:
-            if table._short:
-                body = table._short_patterns()[1].sub(REDACTED_BYTES, body)
-        return body
+        return self._remove(body, present, 1, REDACTED_BYTES)
 
 
 NO_FORMS = Forms(())

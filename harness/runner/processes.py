@@ -24,9 +24,8 @@ def become_subreaper() -> bool:
         return False
 
 
-def _parents() -> dict[int, int]:
-    """pid -> parent pid of every live (non-zombie) process."""
-    parents = {}
+def _process_table():
+    """(pid, state, parent pid) of every process /proc shows."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -36,9 +35,12 @@ def _parents() -> dict[int, int]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] != "Z":
-            parents[int(entry)] = int(fields[1])
-    return parents
+        yield int(entry), fields[0], int(fields[1])
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every live (non-zombie) process."""
+    return {pid: parent for pid, state, parent in _process_table() if state != "Z"}
 
 
 def descendants(pid: int) -> list[int]:
@@ -69,19 +71,8 @@ def kill_all(pids, sig=signal.SIGKILL) -> None:
 
 def _zombie_children() -> list[int]:
     """This process's children that have exited and wait to be collected."""
-    me, out = os.getpid(), []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read().decode("utf-8", "replace")
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] == "Z" and int(fields[1]) == me:
-            out.append(int(entry))
-    return out
+    me = os.getpid()
+    return [pid for pid, state, parent in _process_table() if state == "Z" and parent == me]
 
 
 def reap(spare=()) -> None:
