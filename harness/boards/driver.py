@@ -147,8 +147,8 @@ class BoardDriver:
     def start(self) -> "BoardDriver":
         if self.agent is not None:
             return self
-        self.starvation.start()
         self.stop()  # a half-open link from a failed start or reset
+        self.starvation.start()
         try:
             self._open()
             self.agent.wait_ready(self.spec.start_timeout)
@@ -341,6 +341,8 @@ class BoardDriver:
         try:
             self._stop_link()
         finally:
+            # its thread samples /proc 50 times a second: a stopped board must not keep it
+            self.starvation.stop()
             if self.place is not None:
                 self.place.release()
                 self.place = None

@@ -61,6 +61,7 @@ class StarvationMeter:
 
     def start(self) -> "StarvationMeter":
         if self.available and self._thread is None:
+            self._stop.clear()  # started again after a stop (a board reset)
             self._sample()
             self._thread = threading.Thread(target=self._run, name="starvation-meter", daemon=True)
             self._thread.start()

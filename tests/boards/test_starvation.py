@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
+from harness.boards.driver import BoardDriver
+from harness.boards.inventory import BoardSpec
 from harness.boards.starvation import StarvationMeter, run_queue_wait_ns
 
 pytestmark = pytest.mark.skipif(run_queue_wait_ns(os.getpid()) is None,
@@ -75,3 +78,27 @@ def test_an_empty_or_reversed_window_is_zero():
         assert meter.starved_ms(now, now - 1) == 0.0
     finally:
         meter.stop()
+
+
+def _meter_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "starvation-meter" and t.is_alive())
+
+
+def test_a_stopped_board_keeps_no_meter_thread_and_a_restarted_one_measures_again(tmp_path):
+    """A meter samples /proc 50 times a second: each board left running one would cost
+    its process CPU for as long as it lives (a harness that starts many boards)."""
+    before = _meter_threads()
+    driver = BoardDriver(BoardSpec(name="host", kind="host"), artifacts=tmp_path)
+    try:
+        for _ in range(3):  # start, stop, start again: a reset, then the end of a session
+            driver.start()
+            assert _meter_threads() == before + 1
+            driver.stop()
+            assert _meter_threads() == before, "a stopped board left its meter sampling"
+        driver.start()
+        samples = len(driver.starvation._times)
+        time.sleep(0.2)
+        assert len(driver.starvation._times) >= samples + 3, "a restarted meter samples again"
+    finally:
+        driver.stop()
+    assert _meter_threads() == before
