@@ -526,11 +526,17 @@ def pump_until(device, capture, done, max_ms: int, period_ms: int = 10, chunk_ms
     The ticking is timed on the device; between chunks the host asks the server
     whether the scenario has finished, so a test waits about as long as the
     contract makes it wait rather than for a fixed worst case. Returns the uploads.
+
+    A starved board may act late, so the window grows by the starvation measured
+    since the start, but by at most ``max_ms``: the figure sums the run-queue wait
+    of every thread of the board and the harness, so on a host with more runnable
+    threads than cores it grows faster than the wall clock, and a scenario whose
+    ``done`` never holds (a test that checks nothing is sent) would never end.
     """
     spent, started = 0, time.monotonic()
     while True:
         ups = uploads(capture)
-        limit = max_ms + starved_ms(device, started, time.monotonic())  # a starved board may act late
+        limit = max_ms + min(starved_ms(device, started, time.monotonic()), max_ms)
         if done(ups) or spent >= limit:
             return ups
         step = int(min(chunk_ms, limit - spent)) or 1

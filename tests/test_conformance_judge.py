@@ -4,7 +4,7 @@ excused exactly when the device did not get the answer in time, never otherwise.
 from __future__ import annotations
 
 from harness.conformance_support import (
-    Attempt, LateTetherReply, MissedAnswers, TetherTimes, Upload, unexcused_duplicates,
+    Attempt, LateTetherReply, MissedAnswers, TetherTimes, Upload, pump_until, unexcused_duplicates,
 )
 from harness.wire import encode_frame, parse_frame
 
@@ -93,3 +93,41 @@ def test_tether_times_is_a_no_op_for_a_networked_board():
     with TetherTimes(_Board(None)) as times:
         pass
     assert times.late == []
+
+
+class _OverloadedDevice:
+    """A device on a host with more runnable threads than cores: each pump adds more
+    measured run-queue wait than the time it ticked (every thread's wait is summed)."""
+
+    def __init__(self, starved_per_pump_ms: float):
+        self.ticked_ms = 0
+        self._starved = 0.0
+        self._per_pump = starved_per_pump_ms
+        self.board = self
+        self.starvation = self
+
+    def starved_ms(self, t_from, t_to):
+        return self._starved
+
+    def pump(self, ms, period_ms):
+        self.ticked_ms += ms
+        self._starved += self._per_pump
+        if self.ticked_ms > 100_000:
+            raise AssertionError(f"pump_until still ticking after {self.ticked_ms} ms")
+
+
+class _NoCapture:
+    def requests(self):
+        return []
+
+
+def test_pump_until_widens_for_starvation_but_ends_even_when_it_outgrows_the_clock():
+    device = _OverloadedDevice(starved_per_pump_ms=200)
+    pump_until(device, _NoCapture(), lambda ups: False, max_ms=300, chunk_ms=50)
+    assert 300 < device.ticked_ms <= 600
+
+
+def test_pump_until_on_an_idle_host_ticks_exactly_the_window():
+    device = _OverloadedDevice(starved_per_pump_ms=0)
+    pump_until(device, _NoCapture(), lambda ups: False, max_ms=300, chunk_ms=50)
+    assert device.ticked_ms == 300

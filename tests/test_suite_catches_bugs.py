@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import CONFORMANCE_PYTEST_OPTIONS
 from harness.report import junit as junit_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +53,7 @@ def _run_suite(tmp_path: Path, selection: str, mutant: str | None) -> dict[str, 
     else:
         env.pop("PYTHONPATH", None)
     cmd = [sys.executable, "-m", "pytest", "conformance", "--board", BOARD, "-k", selection,
-           "-p", "no:cacheprovider", "-q", "--no-header",
+           *CONFORMANCE_PYTEST_OPTIONS, "-p", "no:cacheprovider", "-q", "--no-header",
            f"--junitxml={junit}", f"--artifacts={tmp_path / ('artifacts-' + label)}"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     if not junit.exists():

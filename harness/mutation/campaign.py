@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import REPO_ROOT
+from harness import CONFORMANCE_PYTEST_OPTIONS, REPO_ROOT
 from harness.mutation import build, coverage
 from harness.mutation.mutants import Mutant, generate_core, generate_wrapper
 from harness.report import junit as junit_report
@@ -121,7 +121,7 @@ def run_tests(tests: list[str], pythonpath: Path, out: Path, limit_s: float, rer
     """Run ``tests`` on ``board`` with ``pythonpath`` first; ("killed"|"survived"|"timeout", first failed test)."""
     junit = out / "junit.xml"
     cmd = [sys.executable, "-m", "pytest", *tests, *coverage.pytest_board_args(pythonpath, out, board_name=board), "-x",
-           "-p", "no:cacheprovider",
+           *CONFORMANCE_PYTEST_OPTIONS, "-p", "no:cacheprovider",
            "-q", "--no-header", f"--junitxml={junit}", f"--artifacts={out / 'artifacts'}"]
     if reruns:
         cmd += ["--reruns", str(reruns)]

@@ -20,7 +20,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from harness import REPO_ROOT
+from harness import CONFORMANCE_PYTEST_OPTIONS, REPO_ROOT
 from harness.mutation import build
 from harness.report import junit as junit_report
 
@@ -201,7 +201,7 @@ def record(work: Path, root: Path = REPO_ROOT, log=print) -> dict:
     junit = work / "junit.xml"
     log(f"per-test coverage: the conformance suite on {BOARD} with the --coverage core and coverage.py")
     proc = subprocess.run([sys.executable, "-m", "pytest", "conformance", *pytest_board_args(ext, work, root),
-                           "-p", "no:cacheprovider",
+                           *CONFORMANCE_PYTEST_OPTIONS, "-p", "no:cacheprovider",
                            "-p", "harness.mutation.probe_plugin", "-q", f"--junitxml={junit}",
                            f"--artifacts={work / 'artifacts'}"], cwd=root, env=env, capture_output=True, text=True)
     outcomes = junit_outcomes(junit)

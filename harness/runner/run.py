@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness import REPO_ROOT
+from harness import CONFORMANCE_PYTEST_OPTIONS, REPO_ROOT
 from harness.boards.inventory import DEFAULT_BOARDS_FILE, BoardSpec, load_boards
 from harness.capture import CaptureServer
 from harness.capture.cli import TOKEN_ENV
@@ -125,7 +125,7 @@ def board_args(spec: BoardSpec, opts: RunOptions) -> list[str]:
 
 
 def pytest_command(opts: RunOptions, boards: list[BoardSpec], report_dir: Path, capture_url: str) -> list[str]:
-    cmd = [sys.executable, "-m", "pytest", str(CONFORMANCE_DIR),
+    cmd = [sys.executable, "-m", "pytest", str(CONFORMANCE_DIR), *CONFORMANCE_PYTEST_OPTIONS,
            "-p", "harness.report.collector",
            "--rootdir", str(REPO_ROOT),
            "--junitxml", str(report_dir / "junit.xml"),
