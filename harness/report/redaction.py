@@ -20,11 +20,13 @@ junit.xml, the collector's ``results.jsonl`` and everything built from those
 from __future__ import annotations
 
 import dataclasses
+import linecache
 import threading
 
 from harness.capture.redact import REDACTED, Forms, Redactor
 
-__all__ = ["REDACTED", "register", "secrets", "redact_text", "scrub", "scrub_report"]
+__all__ = ["REDACTED", "register", "secrets", "redact_text", "scrub", "scrub_exception", "scrub_report",
+           "scrub_warning"]
 
 _lock = threading.Lock()
 #: the server's own incremental table: registering a key costs its spellings, not all of them
@@ -107,3 +109,39 @@ def scrub_report(report, forms: Forms | None = None) -> None:
     wasxfail = getattr(report, "wasxfail", None)
     if isinstance(wasxfail, str):
         report.wasxfail = redact_text(wasxfail, forms)
+
+
+def scrub_warning(warning_message, forms: Forms | None = None) -> None:
+    """Remove every registered secret from a recorded ``warnings.WarningMessage``: its
+    message and the source line it is shown with (read from the file if not given)."""
+    forms = _current() if forms is None else forms
+    if not forms:
+        return
+    message = warning_message.message
+    text = str(message)
+    cleaned = redact_text(text, forms)
+    if cleaned != text:
+        if isinstance(message, Warning):
+            try:
+                message = type(message)(cleaned)
+            except Exception:  # a warning class that takes other arguments
+                message = UserWarning(cleaned)
+        else:
+            message = cleaned
+        warning_message.message = message
+    line = warning_message.line
+    if line is None and warning_message.filename and warning_message.lineno:
+        line = linecache.getline(warning_message.filename, warning_message.lineno)
+    if line and forms.found_in(line):
+        warning_message.line = redact_text(line, forms)
+
+
+def scrub_exception(exc: BaseException, forms: Forms | None = None) -> None:
+    """Remove every registered secret from an exception's message (``args`` and the
+    ``msg`` of pytest's outcome exceptions, such as ``pytest.exit``'s reason), in place."""
+    forms = _current() if forms is None else forms
+    if not forms:
+        return
+    if isinstance(getattr(exc, "msg", None), str):
+        exc.msg = redact_text(exc.msg, forms)
+    exc.args = tuple(scrub(list(exc.args), forms))

@@ -20,6 +20,8 @@ from harness.report.render import write_reports
 from harness.report.results import read_records
 
 LEAKY_TEST = '''
+import warnings
+
 from harness.capture import ControlClient
 
 KEY = {key!r}
@@ -39,6 +41,22 @@ def test_a_key_in_every_part_of_the_report(record_property):
 
 def test_a_key_made_by_another_test_and_passed_as_an_argument():
     configure({{"api_key": KEY.upper().lower(), "accepted": False}})
+
+
+def test_a_key_in_a_warning_and_in_the_line_that_warns():
+    ControlClient("http://127.0.0.1:9").tenant(KEY)
+    warnings.warn(UserWarning("slow tenant {key}"))
+'''
+
+EXITING_TEST = '''
+import pytest
+
+from harness.capture import ControlClient
+
+
+def test_a_key_in_the_reason_pytest_exit_gives(request):
+    tenant = ControlClient("http://127.0.0.1:9").tenant({key!r})
+    pytest.exit("the rack refused " + tenant.key, returncode=3)
 '''
 
 
@@ -60,7 +78,7 @@ def test_no_report_and_no_pytest_output_holds_a_key_of_the_run(tmp_path, style):
                            "--junitxml", str(reports / "junit.xml"), "-q", "-rfE", *style],
                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     output = proc.stdout + proc.stderr
-    assert "2 failed" in output, output
+    assert "2 failed" in output and "slow tenant" in output, output
     assert REDACTED in output, "the traceback showed the key's place (else this test proves nothing)"
     (reports / "pytest.log").write_text(output)
     write_reports(read_records(results), {"started": "now", "boards": ["-"]}, reports)
@@ -93,3 +111,20 @@ def test_a_report_keeps_its_shape_when_scrubbed():
     assert report.sections == [("Captured stdout call", f"key {REDACTED}\n")]
     assert report.user_properties == [("key", REDACTED)]
     assert "accepted" in report.longreprtext and "configure" in report.longreprtext
+
+
+@pytest.mark.parametrize("style", [[], ["--full-trace"]], ids=["default", "full-trace"])
+def test_the_line_pytest_exit_ends_a_run_with_shows_no_key(tmp_path, style):
+    key = f"hil-{uuid.uuid4().hex}"
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "pytest.ini").write_text("[pytest]\n")
+    (suite / "test_exiting.py").write_text(EXITING_TEST.format(key=key))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    proc = subprocess.run([sys.executable, "-m", "pytest", str(suite), "--rootdir", str(suite), "-c",
+                           str(suite / "pytest.ini"), "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q",
+                           *style], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    output = proc.stdout + proc.stderr
+    assert "the rack refused" in output, output
+    assert key not in output, output
+    assert f"the rack refused {REDACTED}" in output, output
