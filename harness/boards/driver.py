@@ -156,13 +156,24 @@ class BoardDriver:
                 self._enable_tether()
             self.info = self.agent.call("info")
         except (AgentFailure, LinkError) as exc:
+            self._lost_if_link_failed()
             self.stop()
             raise self._error(f"could not start the agent: {exc}") from exc
         except BoardError:
+            self._lost_if_link_failed()
             self.stop()
             raise
         self.log.note(f"agent ready: {self.info}")
         return self
+
+    def _lost_if_link_failed(self) -> None:
+        """A port that opened and then failed while the agent started (an exporter that
+        dropped the connection, a device unplugged) is lost like one that fails during a
+        test: a reset cannot bring it back, so its remaining tests are not run."""
+        failure = getattr(self.link, "failure", None)
+        if self.spec.kind in ("serial", "labgrid") and failure:
+            self.lost = f"its link failed while the agent started: {failure}"
+            self.log.note(f"board lost: {self.lost}")
 
     def _open(self) -> None:
         kind = self.spec.kind

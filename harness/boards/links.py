@@ -213,6 +213,9 @@ class SerialLink(Link):
         self.url = url
         self.baudrate = baudrate
         self._pending = b""
+        #: why the first read or write of the open port failed (its exporter closed the
+        #: connection, the device vanished), or None
+        self.failure: str | None = None
         kwargs = {"baudrate": baudrate, "timeout": POLL_QUANTUM, "do_not_open": True}
         if "://" not in url:
             kwargs["exclusive"] = exclusive  # a second opener fails instead of stealing bytes
@@ -227,6 +230,10 @@ class SerialLink(Link):
         self.log.note(f"opened {self.kind} link {url} at {baudrate} baud")
         self._mp_serial = _LoggedSerial(self)
 
+    def _failed(self, message: str) -> LinkError:
+        self.failure = self.failure or message
+        return LinkError(message)
+
     def _select_fd(self) -> int | None:
         try:
             return self.serial.fileno()
@@ -239,7 +246,7 @@ class SerialLink(Link):
             self.serial.write(data)
             self.serial.flush()
         except Exception as exc:
-            raise LinkError(f"write to {self.url} failed: {exc}") from exc
+            raise self._failed(f"write to {self.url} failed: {exc}") from exc
 
     def _read_port(self, timeout: float) -> bytes:
         """What the port has within ``timeout`` (b"" if nothing), logged."""
@@ -258,7 +265,7 @@ class SerialLink(Link):
                 if waiting:
                     data += self.serial.read(min(waiting, READ_CHUNK))
         except Exception as exc:
-            raise LinkError(f"read from {self.url} failed: {exc}") from exc
+            raise self._failed(f"read from {self.url} failed: {exc}") from exc
         self.log.rx(data)
         return data
 
@@ -284,7 +291,7 @@ class SerialLink(Link):
         try:
             return len(self._pending) + self.serial.in_waiting
         except Exception as exc:
-            raise LinkError(f"read from {self.url} failed: {exc}") from exc
+            raise self._failed(f"read from {self.url} failed: {exc}") from exc
 
     def mpremote(self):
         """mpremote's ``SerialTransport`` driving this open port (raw REPL, fs copy)."""
