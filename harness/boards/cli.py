@@ -1,6 +1,6 @@
 """``honch-hil boards``: list the inventory and probe each board.
 
-SIGINT and SIGTERM stop it like ``honch-hil run`` (``harness.runner.run.Interruption``):
+SIGINT and SIGTERM stop it like ``honch-hil run`` (``harness.runner.processes.Interruption``):
 the board being probed is stopped, any process a probe left is ended, exit status 130.
 """
 
@@ -50,7 +50,7 @@ def probe_board(spec, artifacts) -> tuple[bool, str]:
 
 def run(args) -> int:
     from harness.runner import exitcodes, processes
-    from harness.runner.run import Interruption
+    from harness.runner.processes import Interruption
 
     processes.become_subreaper()  # a board process orphaned mid-start is still ours to end
     keep = set(processes.descendants(os.getpid()))

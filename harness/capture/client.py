@@ -19,8 +19,8 @@ from urllib.parse import quote
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from harness import secret_registry
 from harness.protocol import CAPTURE_PATH
-from harness.report import redaction as report_redaction
 
 from .tenants import PAGE_MAX_LIMIT
 
@@ -122,7 +122,7 @@ class Tenant:
             raise ValueError("a tenant needs a non-empty project key")
         self.client = client
         self.key = key
-        report_redaction.register(key)  # no test report may show it (harness/report/redaction.py)
+        secret_registry.register(key)  # no test report may show it (harness/report/redaction.py)
         self.alias: str | None = None
         self._path = "/_hil/tenants/" + quote(key, safe="")
 

@@ -3,7 +3,7 @@ from the pytest reports every report file and pytest's own output are made from.
 
 Every project key the harness hands to a capture server passes through
 ``harness.capture.client.Tenant`` (the ``capture`` fixture's key and any tenant a
-test makes itself), which registers it here with :func:`register`; the capture
+test makes itself), which registers it in ``harness.secret_registry``; the capture
 control token is registered by the ``capture_control`` fixture. The secrets are
 looked for in the spellings the capture server redacts (``harness.capture.redact``:
 as is, JSON- and repr-escaped, percent-encoded) and replaced by ``<redacted>``.
@@ -23,34 +23,37 @@ import dataclasses
 import linecache
 import threading
 
+from harness import secret_registry
 from harness.capture.redact import REDACTED, Forms, Redactor
 
 __all__ = ["REDACTED", "register", "secrets", "redact_text", "scrub", "scrub_exception", "scrub_report",
            "scrub_warning"]
 
 _lock = threading.Lock()
-#: the server's own incremental table: registering a key costs its spellings, not all of them
+#: the server's own incremental table: a new secret costs its spellings, not all of them
 _redactor = Redactor()
-_registered: set[str] = set()
+_synced = 0  # how many of the registry's secrets _redactor has
 
 
 def register(secret: str | None) -> None:
-    """Never show ``secret`` in a report of this process."""
-    if not isinstance(secret, str) or not secret:
-        return
-    with _lock:
-        if secret not in _registered:
-            _registered.add(secret)
-            _redactor.add(secret)
+    """Never show ``secret`` in a report of this process (``harness.secret_registry``)."""
+    secret_registry.register(secret)
 
 
 def _current() -> Forms:
+    global _synced
+    new = secret_registry.since(_synced)
+    if new:
+        with _lock:
+            for secret in secret_registry.since(_synced):
+                _redactor.add(secret)
+                _synced += 1
     return _redactor.base_forms
 
 
 def secrets() -> tuple[str, ...]:
     """The secrets registered so far (tests)."""
-    return tuple(_registered)
+    return secret_registry.registered()
 
 
 def redact_text(text: str, forms: Forms | None = None) -> str:

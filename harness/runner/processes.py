@@ -3,6 +3,8 @@ exporters) live in sessions of their own, so the run's process group does not re
 
 ``become_subreaper`` makes orphans of the run (a board process whose worker died)
 children of the run instead of init, so ``descendants`` still finds them.
+``Interruption`` turns SIGINT/SIGTERM into a stop of the pytest a command runs (or a
+``KeyboardInterrupt`` before it runs), for ``honch-hil run`` and ``honch-hil boards``.
 """
 
 from __future__ import annotations
@@ -10,9 +12,14 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import threading
 import time
 
 PR_SET_CHILD_SUBREAPER = 36
+#: seconds pytest gets to tear down after an interruption before everything is killed
+#: (its session teardown alone takes ~1.5 s on the host board; boards, locks and labgrid
+#: places are released there); a second signal kills at once
+STOP_GRACE = 10.0
 
 
 def become_subreaper() -> bool:
@@ -107,3 +114,50 @@ def end_descendants(grace: float = 0.5, keep=(), spare=()) -> list[int]:
     kill_all([p for p in left if alive(p)], signal.SIGKILL)
     reap(spare)
     return left
+
+
+class Interruption:
+    """SIGINT/SIGTERM while the run lasts: before pytest starts they raise
+    KeyboardInterrupt; while it runs they stop it (``forward``), a second one at once."""
+
+    def __init__(self):
+        self.signal: str | None = None
+        self.proc = None  # the subprocess.Popen of the pytest being run, once started
+        self.deadline: float | None = None
+        self._previous = {}
+
+    def __enter__(self):
+        if threading_main():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame):
+        first = self.signal is None
+        self.signal = self.signal or signal.Signals(signum).name
+        if self.proc is None:
+            raise KeyboardInterrupt(self.signal)
+        if first:
+            signal_group(self.proc, signal.SIGTERM)  # the plugin turns it into KeyboardInterrupt everywhere
+            self.deadline = time.monotonic() + STOP_GRACE
+        else:
+            self.deadline = time.monotonic()
+
+    def overdue(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+
+def threading_main() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def signal_group(proc, sig) -> None:
+    """``sig`` to the process group ``proc`` leads (a pytest started with a session of its own)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

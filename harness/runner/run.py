@@ -37,6 +37,7 @@ from harness.report.render import LABEL, write_reports
 from harness.report.results import Outcome, read_records
 from harness.report.summary import read_summary
 from harness.runner import exitcodes, processes
+from harness.runner.processes import STOP_GRACE, Interruption
 from harness.runner.adhoc import adhoc_boards
 from harness.runner.progress import Tracker, progress_for
 
@@ -44,10 +45,6 @@ CONFORMANCE_DIR = REPO_ROOT / "conformance"
 FIRMWARE_TARGET_OF_KIND = {"unix": "unix", "qemu": "qemu"}
 #: the soak test's seed variable (conformance/test_soak.py reads it): a run's seed is its schedule
 SOAK_SEED_ENV = "HONCH_HIL_SOAK_SEED"
-#: seconds pytest gets to tear down after an interruption before everything is killed
-#: (its session teardown alone takes ~1.5 s on the host board; boards, locks and labgrid
-#: places are released there); a second signal kills at once
-STOP_GRACE = 10.0
 
 
 @dataclass
@@ -264,56 +261,6 @@ def _select_previous_board(opts: RunOptions, args: list[str]) -> None:
             opts.expectations = value
 
 
-# --- interruption ---------------------------------------------------------------------
-
-class Interruption:
-    """SIGINT/SIGTERM while the run lasts: before pytest starts they raise
-    KeyboardInterrupt; while it runs they stop it (``forward``), a second one at once."""
-
-    def __init__(self):
-        self.signal: str | None = None
-        self.proc: subprocess.Popen | None = None
-        self.deadline: float | None = None
-        self._previous = {}
-
-    def __enter__(self):
-        if threading_main():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    def _handle(self, signum, frame):
-        first = self.signal is None
-        self.signal = self.signal or signal.Signals(signum).name
-        if self.proc is None:
-            raise KeyboardInterrupt(self.signal)
-        if first:
-            _signal_group(self.proc, signal.SIGTERM)  # the plugin turns it into KeyboardInterrupt everywhere
-            self.deadline = time.monotonic() + STOP_GRACE
-        else:
-            self.deadline = time.monotonic()
-
-    def overdue(self) -> bool:
-        return self.deadline is not None and time.monotonic() >= self.deadline
-
-
-def threading_main() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def _signal_group(proc: subprocess.Popen, sig) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def _wait_with_progress(proc, tracker: Tracker, view, interruption: Interruption, keep) -> None:
     view.start()
     killed = noted = False
@@ -325,7 +272,7 @@ def _wait_with_progress(proc, tracker: Tracker, view, interruption: Interruption
                           f"locks released) for up to {STOP_GRACE:g} s; send it again to stop at once")
                 noted = True
             if interruption.overdue() and not killed:
-                _signal_group(proc, signal.SIGKILL)
+                processes.signal_group(proc, signal.SIGKILL)
                 # pytest's own status is Popen's to collect: reaping it here would make it read 0
                 processes.end_descendants(grace=0.2, keep=keep, spare={proc.pid})
                 killed = True
