@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from harness.boards.driver import BoardDriver, BoardError
+from harness.boards.driver import BoardDriver, BoardError, BoardMisconfigured
 from harness.boards.inventory import ROOT, BoardsFileError, load_boards
 
 
@@ -32,11 +32,13 @@ def probe_board(spec, artifacts) -> tuple[bool, str]:
         info = driver.probe()
     except (BoardError, Exception) as exc:  # a probe reports every failure, it never raises
         first = str(exc).splitlines()[0]
-        return False, f"unreachable: {first}"
+        return False, f"{'misconfigured' if isinstance(exc, BoardMisconfigured) else 'unreachable'}: {first}"
     finally:
         driver.stop()
     # The port's SDK version is information: ports we did not write have their own.
     problems = [] if info.get("honch_core") else ["_honch_core missing"]
+    if info.get("wrapper_error"):
+        problems.append(f"no honch importable ({info['wrapper_error']}): set the board's 'wrapper' field")
     heap = info.get("mem_free")
     heap_text = f"{heap} B free" if heap is not None else "heap n/a"
     text = (f"{info.get('implementation')} {info.get('version')}, honch {info.get('sdk_version') or '?'}, "

@@ -49,6 +49,11 @@ class BoardUnreachable(BoardError):
     what to check. Retrying within the run is pointless; the run goes on without it."""
 
 
+class BoardMisconfigured(BoardUnreachable):
+    """The board started but its description cannot work (its agent finds no ``honch`` to
+    import): the same every time, so it is handled like an unreachable board."""
+
+
 #: the agent's own ``exit`` op, under an id no AgentClient uses; the emulated firmware
 #: ignores Ctrl-C while code runs, so this is the one reliable way to end the agent.
 #: The request keeps the dict form every agent version understands.
@@ -155,6 +160,7 @@ class BoardDriver:
             if self.spec.network == "tether":
                 self._enable_tether()
             self.info = self.agent.call("info")
+            self._check_wrapper(self.info)
         except (AgentFailure, LinkError) as exc:
             self._lost_if_link_failed()
             self.stop()
@@ -165,6 +171,19 @@ class BoardDriver:
             raise
         self.log.note(f"agent ready: {self.info}")
         return self
+
+    def _check_wrapper(self, info: dict) -> None:
+        """No test can run on a board whose agent cannot import ``honch``: one error for the
+        board (its tests are not run), not a failure of every clause charged to the port."""
+        problem = info.get("wrapper_error")
+        if problem is None:
+            return
+        where = ("the firmware has no honch of its own (frozen or on its filesystem)"
+                 if self.spec.wrapper == "frozen" else f"wrapper = {self.spec.wrapper!r} gave none")
+        raise BoardMisconfigured(
+            f"board {self.name}: the agent cannot import honch ({problem}): {where}; set the board's "
+            f"'wrapper' field to \"project\", \"honch-micropython==X.Y.Z\" or a directory holding honch/ "
+            f"(docs/porting.md) (log: {self.log.path})")
 
     def _lost_if_link_failed(self) -> None:
         """A port that opened and then failed while the agent started (an exporter that
@@ -496,4 +515,4 @@ class BoardDriver:
         return info
 
 
-__all__ = ["BoardDriver", "BoardError", "BoardUnreachable", "QemuInstance", "AgentTimeout", "BoardGone"]
+__all__ = ["BoardDriver", "BoardError", "BoardMisconfigured", "BoardUnreachable", "QemuInstance", "AgentTimeout", "BoardGone"]

@@ -47,7 +47,8 @@ def port_board(url: str, taken=(), expectations: str | None = None) -> BoardSpec
     problem = serial_port_problem(url)
     if problem:
         raise AdhocBoardError(f"--port {url}: {problem}")
-    # Stock firmware with _honch_core: the agent and honch are copied over; no network: the tether.
+    # Stock firmware with _honch_core: the agent is copied over (honch is the board's own: a board
+    # without one is reported as such when it starts); no network: the tether.
     spec = BoardSpec(name=_name("port", url.split("://")[-1], taken), kind="serial", port=url,
                      firmware="preinstalled", agent="copy", network="tether", reset="soft",
                      tags=("micropython", "tether"), description=f"ad hoc serial board at {url}")
