@@ -102,7 +102,10 @@ def test_stream_id_is_fresh_after_a_board_reset(board, device, capture):
     quiet(device)
     device.flush()
     ups = uploads(capture)
-    assert len(ups) == 2 and all(STREAM_ID_RE.match(u.stream_id or "") for u in ups), ups
+    assert len(ups) == 2, f"expected one upload before and one after the reset, got {[u.status for u in ups]}"
+    for when, up in zip(("before", "after"), ups):
+        assert STREAM_ID_RE.match(up.stream_id or ""), \
+            f"the upload {when} the reset has stream id {up.stream_id!r}, not 8 lowercase hex digits"
     assert ups[0].stream_id != ups[1].stream_id, f"stream id {ups[0].stream_id} survived a board reset"
 
 
@@ -269,7 +272,10 @@ def test_retried_upload_keeps_the_headers(device, capture):
     device.flush()
     ups = uploads(capture)
     assert [u.status for u in ups] == [503, 204], ups
-    assert ups[0].stream_id == ups[1].stream_id and STREAM_ID_RE.match(ups[0].stream_id or "")
+    assert STREAM_ID_RE.match(ups[0].stream_id or ""), \
+        f"stream id {ups[0].stream_id!r} is not 8 lowercase hex digits"
+    assert ups[0].stream_id == ups[1].stream_id, \
+        f"the retry changed the stream id: {ups[0].stream_id!r} then {ups[1].stream_id!r}"
     assert ups[0].header("Content-Type") == ups[1].header("Content-Type") == P.CONTENT_TYPE
 
 

@@ -130,9 +130,9 @@ class BoardDriver:
                 return Path(ensure_firmware(name))
             except FirmwareError as exc:
                 raise self._error(f"firmware {firmware}: {exc}") from exc
-        path = Path(firmware)
+        path = Path(firmware).expanduser()
         if not path.is_absolute():
-            path = ROOT / path
+            path = self.spec_dir / path
         if not path.exists():
             raise self._error(f"firmware {path} does not exist")
         return path
@@ -245,8 +245,8 @@ class BoardDriver:
 
     @property
     def spec_dir(self) -> Path:
-        """Relative paths of the board (firmware, wrapper) start here."""
-        return ROOT
+        """Relative paths of the board (firmware, wrapper) start here: its boards file's directory."""
+        return Path(self.spec.base_dir) if self.spec.base_dir else ROOT
 
     def _micropython_path(self) -> list[str]:
         """MICROPYPATH of a unix board: the chosen wrapper first, then what the firmware

@@ -7,6 +7,7 @@ documented in docs/boards.md and by the shipped ``boards.toml`` itself.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ DEFAULT_RESET = {kind: resets[0] for kind, resets in RESETS_BY_KIND.items()}
 AGENT_SOURCES = ("frozen", "copy")
 #: kinds whose agent is started in a MicroPython raw REPL over a serial link
 RAW_REPL_KINDS = ("qemu", "serial", "labgrid")
+#: every kind but host runs MicroPython (a unix-port binary or a raw REPL), so such a
+#: board has the ``micropython`` tag whether or not its file declares it
+MICROPYTHON_KINDS = ("unix",) + RAW_REPL_KINDS
 #: the wrapper a board runs unless it names one: the host has no firmware to freeze into
 DEFAULT_WRAPPER = {"host": "project", "unix": "frozen", "qemu": "frozen", "serial": "frozen", "labgrid": "frozen"}
 #: a board's name: one safe path component (boards/<name>/ holds its logs), not an option
@@ -83,6 +87,9 @@ class BoardSpec:
     tether_reply: str = "status_and_retry_after"
     #: the board's known deviations (harness/report/expectations.py), resolved against the boards file
     expectations: str | None = None
+    #: where relative ``firmware`` and ``wrapper`` paths start: the directory of the boards
+    #: file the board comes from (None: the checkout). Not a boards.toml field.
+    base_dir: str | None = None
 
     @property
     def port_kind(self) -> str:
@@ -214,7 +221,7 @@ FIELDS = {
     "network": Field(str, check=_one_of(NETWORKS)),
     "port": Field(str, ("serial",), serial_port_problem),
     "baudrate": Field(int, SERIAL_LINKED, _positive, defaultable=True),
-    "firmware": Field(str, check=_non_empty),
+    "firmware": Field(str, ("unix", "qemu", "serial", "labgrid"), _non_empty),
     "agent": Field(str, ("serial", "labgrid"), _one_of(AGENT_SOURCES)),
     "machine": Field(str, ("qemu",), _qemu_machine),
     "args": Field(list, ("host", "unix"), _strings("argument")),
@@ -276,6 +283,11 @@ def _cross_field_problems(kind: str, merged: dict) -> list[tuple[str, str]]:
                                   "by tags), exactly one of them"))
     if kind == "qemu" and merged.get("firmware") == "preinstalled":
         problems.append(("firmware", "a qemu board needs a firmware image: \"build\" or a path to an ELF"))
+    if "tether_reply" in merged and merged.get("network", "host") != "tether":
+        problems.append(("tether_reply", "describes the answers the tether relays; this board's "
+                                         f"network is {merged.get('network', 'host')!r}, not \"tether\""))
+    if kind == "host" and "micropython" in merged.get("tags", []):
+        problems.append(("tags", "a host board runs CPython, not MicroPython: drop 'micropython'"))
     if merged.get("capture_url") and merged.get("capture_host"):
         problems.append(("capture_host", "give capture_host or capture_url, not both"))
     wrapper = merged.get("wrapper", DEFAULT_WRAPPER[kind])
@@ -332,6 +344,8 @@ def _spec(name: str, table, defaults: dict, where: str) -> tuple[BoardSpec | Non
         values["expectations"] = str(Path(where).parent / values["expectations"])
     values.setdefault("firmware", "build" if kind in ("unix", "qemu") else "preinstalled")
     values["tags"] = tuple(values.get("tags", ()))
+    if kind in MICROPYTHON_KINDS and "micropython" not in values["tags"]:
+        values["tags"] += ("micropython",)
     for key in ("op_timeout", "start_timeout", "acquire_timeout"):
         if key in values:
             values[key] = float(values[key])
@@ -392,7 +406,38 @@ def load_boards(path: str | Path | None = None) -> dict[str, BoardSpec]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BoardsFileError(not_utf8(path, data, exc)) from None
-    return parse_boards(text, str(path))
+    specs = parse_boards(text, str(path))
+    base = str(path.resolve().parent)
+    for spec in specs.values():
+        spec.base_dir = base
+    return specs
+
+
+def path_problems(spec: BoardSpec, where: str) -> list[str]:
+    """What is wrong with the paths a board names (its firmware file, its wrapper
+    directory), one line each naming the file, the board and the field. Checked for the
+    boards a run selects, before anything starts: a boards file may describe boards of
+    other hosts whose paths do not exist here."""
+    from harness.sdk.wrappers import FROZEN, PROJECT, published_version
+
+    base = Path(spec.base_dir) if spec.base_dir else ROOT
+    head = f"{where}: board {spec.name!r}"
+    problems = []
+    firmware = spec.firmware
+    if spec.kind in ("unix", "qemu") and firmware != "build" and not firmware.startswith("build:"):
+        path = Path(firmware).expanduser()
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            problems.append(f"{head}, field 'firmware': {path} is not a file")
+        elif spec.kind == "unix" and not os.access(path, os.X_OK):
+            problems.append(f"{head}, field 'firmware': {path} is not executable (a MicroPython unix-port binary)")
+    wrapper = spec.wrapper
+    if wrapper not in (FROZEN, PROJECT) and published_version(wrapper) is None:
+        path = Path(wrapper).expanduser()
+        path = path if path.is_absolute() else base / path
+        if not (path / "honch" / "__init__.py").is_file():
+            problems.append(f"{head}, field 'wrapper': {path} holds no honch/__init__.py")
+    return problems
 
 
 def not_utf8(path, data: bytes, exc: UnicodeDecodeError) -> str:

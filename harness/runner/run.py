@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness import CONFORMANCE_PYTEST_OPTIONS, REPO_ROOT
-from harness.boards.inventory import DEFAULT_BOARDS_FILE, BoardSpec, load_boards
+from harness.boards.inventory import DEFAULT_BOARDS_FILE, BoardsFileError, BoardSpec, load_boards, path_problems
 from harness.capture import CaptureServer
 from harness.capture.cli import TOKEN_ENV
 from harness.capture.redact import Forms, secret_forms
@@ -407,6 +407,10 @@ def run(opts: RunOptions, out=sys.stdout) -> int:
     if not boards:
         log("no boards selected: every board in the inventory is disabled")
         return exitcodes.USAGE_ERROR
+    where = str(opts.boards_file or DEFAULT_BOARDS_FILE)
+    problems = [line for b in boards if b.base_dir is not None for line in path_problems(b, where)]
+    if problems:
+        raise BoardsFileError(problems)
     deviations = _deviations(boards)
     if opts.seed is None:
         opts.seed = int(os.environ.get(SOAK_SEED_ENV) or secrets.randbits(32))
