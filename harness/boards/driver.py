@@ -180,9 +180,11 @@ class BoardDriver:
             return
         where = ("the firmware has no honch of its own (frozen or on its filesystem)"
                  if self.spec.wrapper == "frozen" else f"wrapper = {self.spec.wrapper!r} gave none")
+        field = ("describe the board in a boards file (--boards-file) with a 'wrapper' field"
+                 if self.spec.description.startswith("ad hoc") else "set the board's 'wrapper' field")
         raise BoardMisconfigured(
-            f"board {self.name}: the agent cannot import honch ({problem}): {where}; set the board's "
-            f"'wrapper' field to \"project\", \"honch-micropython==X.Y.Z\" or a directory holding honch/ "
+            f"board {self.name}: the agent cannot import honch ({problem}): {where}; {field}: "
+            f"\"project\", \"honch-micropython==X.Y.Z\" or a directory holding honch/ "
             f"(docs/porting.md) (log: {self.log.path})")
 
     def _lost_if_link_failed(self) -> None:
