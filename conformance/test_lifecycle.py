@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness import protocol as P
+from harness.agent.codec import ONLINE_CALLBACK
 from harness.conformance_support import (
     delivered_messages, drain_boot, names, quiet, raises, uploads, user_events,
 )
@@ -83,6 +84,20 @@ def test_shutdown_queues_device_shutdown_and_sends_it(device, capture):
     device.track("last words")
     device.shutdown()
     assert names(capture.events()) == ["$device_boot", "last words", "$device_shutdown"]
+    _assert_closed(device)
+
+
+@pytest.mark.clause("C9")
+def test_shutdown_while_offline_sends_nothing_and_still_closes(device, capture):
+    """Contract 7.4 step 3: offline, shutdown() queues $device_shutdown but makes no request."""
+    quiet(device, connectivity_callback=ONLINE_CALLBACK)
+    drain_boot(device, capture)
+    device.track("unsent")
+    before = len(uploads(capture))
+    device.set_online(False)
+    device.shutdown()
+    sent = uploads(capture)[before:]
+    assert sent == [], f"shutdown() made {len(sent)} request(s) while connectivity_callback reported offline"
     _assert_closed(device)
 
 

@@ -152,8 +152,7 @@ def test_micropython_queue_lives_in_the_event_buffer(device, capture):
     stats = device.queue_stats()
     assert stats["buffer_bytes"] == 8192 and stats["queued_events"] == 6, stats
     device.set_online(False)
-    device.shutdown()  # offline: sends nothing, the records stay in the buffer's bytes
-    assert uploads(capture) == []
+    device.shutdown()  # offline (whether it then sends is C9's test): the client lets go of the buffer
     quiet(device, event_buffer=buffer)
     stats = device.queue_stats()
     assert stats["queued_events"] == 1, f"a new client over the same buffer starts with its own $device_boot: {stats}"
