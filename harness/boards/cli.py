@@ -37,8 +37,6 @@ def probe_board(spec, artifacts) -> tuple[bool, str]:
         driver.stop()
     # The port's SDK version is information: ports we did not write have their own.
     problems = [] if info.get("honch_core") else ["_honch_core missing"]
-    if info.get("wrapper_error"):
-        problems.append(f"no honch importable ({info['wrapper_error']}): set the board's 'wrapper' field")
     heap = info.get("mem_free")
     heap_text = f"{heap} B free" if heap is not None else "heap n/a"
     text = (f"{info.get('implementation')} {info.get('version')}, honch {info.get('sdk_version') or '?'}, "

@@ -115,7 +115,7 @@ class BoardDriver:
         firmware = self.spec.firmware
         if self.spec.kind == "host" or firmware == "preinstalled":
             return None
-        if self._firmware_is_ours():
+        if self.spec.firmware_is_ours:
             from harness.firmware import ensure_firmware
             from harness.firmware.errors import FirmwareError
 
@@ -130,9 +130,7 @@ class BoardDriver:
                 return Path(ensure_firmware(name))
             except FirmwareError as exc:
                 raise self._error(f"firmware {firmware}: {exc}") from exc
-        path = Path(firmware).expanduser()
-        if not path.is_absolute():
-            path = self.spec_dir / path
+        path = self.spec.resolve(firmware)
         if not path.exists():
             raise self._error(f"firmware {path} does not exist")
         return path
@@ -233,22 +231,13 @@ class BoardDriver:
         if self.agent is None:
             self.agent = AgentClient(self.link, self.name, self.spec.op_timeout, self.tether)
 
-    def _firmware_is_ours(self) -> bool:
-        """``build`` or ``build:<target>``: a firmware this harness builds (agent frozen)."""
-        return self.spec.firmware == "build" or self.spec.firmware.startswith("build:")
-
     def _wrapper_dir(self) -> Path | None:
         from harness.sdk.wrappers import WrapperError, wrapper_dir
 
         try:
-            return wrapper_dir(self.spec.wrapper, self.spec_dir)
+            return wrapper_dir(self.spec.wrapper, self.spec.base)
         except WrapperError as exc:
             raise self._error(f"wrapper: {exc}") from exc
-
-    @property
-    def spec_dir(self) -> Path:
-        """Relative paths of the board (firmware, wrapper) start here: its boards file's directory."""
-        return Path(self.spec.base_dir) if self.spec.base_dir else ROOT
 
     def _micropython_path(self) -> list[str]:
         """MICROPYPATH of a unix board: the chosen wrapper first, then what the firmware
@@ -259,7 +248,7 @@ class BoardDriver:
         if wrapper is not None:
             path.append(str(wrapper))
         path.append(".frozen")  # never the checkout's honch unless the board asks for it
-        if not self._firmware_is_ours():
+        if not self.spec.firmware_is_ours:
             path += [str(AGENT_SOURCE.parent), str(ROOT / "usermod" / "honch")]
         return path
 

@@ -92,6 +92,21 @@ class BoardSpec:
     base_dir: str | None = None
 
     @property
+    def firmware_is_ours(self) -> bool:
+        """``build`` or ``build:<target>``: a firmware this harness builds (agent frozen)."""
+        return self.firmware == "build" or self.firmware.startswith("build:")
+
+    @property
+    def base(self) -> Path:
+        """Where the board's relative paths start: its boards file's directory, else the checkout."""
+        return Path(self.base_dir) if self.base_dir else ROOT
+
+    def resolve(self, path: str) -> Path:
+        """A path the board names (firmware, wrapper directory), relative ones from ``base``."""
+        resolved = Path(path).expanduser()
+        return resolved if resolved.is_absolute() else self.base / resolved
+
+    @property
     def port_kind(self) -> str:
         """What the link is: ``subprocess``, ``pty``, ``tty``, ``rfc2217``, ``socket``, ``labgrid``."""
         if self.kind in ("host", "unix"):
@@ -420,21 +435,17 @@ def path_problems(spec: BoardSpec, where: str) -> list[str]:
     other hosts whose paths do not exist here."""
     from harness.sdk.wrappers import FROZEN, PROJECT, published_version
 
-    base = Path(spec.base_dir) if spec.base_dir else ROOT
     head = f"{where}: board {spec.name!r}"
     problems = []
-    firmware = spec.firmware
-    if spec.kind in ("unix", "qemu") and firmware != "build" and not firmware.startswith("build:"):
-        path = Path(firmware).expanduser()
-        path = path if path.is_absolute() else base / path
+    if spec.kind in ("unix", "qemu") and not spec.firmware_is_ours:
+        path = spec.resolve(spec.firmware)
         if not path.is_file():
             problems.append(f"{head}, field 'firmware': {path} is not a file")
         elif spec.kind == "unix" and not os.access(path, os.X_OK):
             problems.append(f"{head}, field 'firmware': {path} is not executable (a MicroPython unix-port binary)")
     wrapper = spec.wrapper
     if wrapper not in (FROZEN, PROJECT) and published_version(wrapper) is None:
-        path = Path(wrapper).expanduser()
-        path = path if path.is_absolute() else base / path
+        path = spec.resolve(wrapper)
         if not (path / "honch" / "__init__.py").is_file():
             problems.append(f"{head}, field 'wrapper': {path} holds no honch/__init__.py")
     return problems
