@@ -34,6 +34,7 @@ from .control import CONTROL_PREFIX, MAX_CONTROL_BODY, ControlApi, control_keys,
 from .http11 import (FIELD_CONNECTION, FIELD_CONTENT_LENGTH, FIELD_EXPECT, FIELD_TRANSFER_ENCODING, MAX_HEAD_BYTES,
                      HeadError, error_body, find_head_end, parse_content_length, parse_head, serialize_response)
 from .ingest import Request, Verdict
+from .sockets import Listener, bind
 from .redact import REDACTED, Redactor, raw_project_keys
 from .tenants import DEFAULT_MAX_MEMORY, PARTIAL_FRAME_OVERHEAD_BYTES, Budget, Tenants, key_problem, parse_options
 
@@ -49,6 +50,8 @@ KEEP_ALIVE_IDLE_SECONDS = 1.0
 #: How often the server checks connection deadlines (at most), and sweeps expired partials.
 TICK_SECONDS = 0.1
 PARTIAL_SWEEP_SECONDS = 1.0
+#: Connections the kernel queues while the server is busy (a rack of boards reconnecting at once).
+LISTEN_BACKLOG = 1024
 #: Frame limit applied to a body before the tenant is known (unknown key or wrong path).
 DEFAULT_FRAME_LIMIT = P.CAPTURE_LIMITS.frame
 
@@ -703,8 +706,8 @@ class CaptureServer:
     async def _main(self, on_ready, stop_on_sigterm: bool = False) -> None:
         loop = asyncio.get_running_loop()
         self._app = app = _App(**self._options)
-        server = await loop.create_server(lambda: _Connection(app), self.host or None, self.requested_port,
-                                          backlog=1024, reuse_address=True)
+        server = Listener(loop, bind(self.host, self.requested_port, LISTEN_BACKLOG), lambda: _Connection(app),
+                          LISTEN_BACKLOG)
         self.port = server.sockets[0].getsockname()[1]
         ticker = loop.create_task(app.tick_forever(min(TICK_SECONDS, app.read_timeout / 4)))
         self._loop = loop
@@ -719,5 +722,5 @@ class CaptureServer:
             server.close()
             for conn in list(app.connections):
                 conn.abort()
-            await server.wait_closed()
+            await asyncio.sleep(0)  # the aborted connections' connection_lost
             self._loop = None
