@@ -12,9 +12,11 @@ request (user + system, which does not depend on what else the machine runs).
 
 The same load also runs, in the same invocation, against a bare asyncio server in its
 own process (``--bare``: reads the head and the Content-Length body, answers 204,
-closes; no checks) and the ratios are printed: that is the floor the event loop and
-the kernel set. Runs alternate between the two servers so that both see the same
-machine load.
+closes; no checks; on ``loop.create_server``) and the ratios are printed: that is the
+floor stock asyncio and the kernel set. The mock serves on its own thinner socket
+layer (``harness/capture/sockets.py``), so the ratio is the checks' cost less what
+that layer saves (docs/capture.md, Performance, gives both). Runs alternate between
+the two servers so that both see the same machine load.
 
 Targets: >= 1500 requests/s at N=16 with p99 < 25 ms on a 2-core machine (issue 2);
 CPU per request <= 1.5x the bare loop and request rate >= 0.8x at N=16 (issue 13).
