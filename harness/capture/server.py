@@ -719,8 +719,8 @@ class CaptureServer:
             await self._stop_requested
         finally:
             ticker.cancel()
-            server.close()
             for conn in list(app.connections):
                 conn.abort()
+            server.close()  # and the connections still flushing an answer
             await asyncio.sleep(0)  # the aborted connections' connection_lost
             self._loop = None

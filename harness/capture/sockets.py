@@ -32,14 +32,18 @@ _CONNECTION_ACCEPT_ERRORS = (errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errn
 class SocketTransport:
     """One accepted connection; the protocol's view of it."""
 
-    __slots__ = ("_loop", "_sock", "_fd", "_protocol", "_buffer", "_reading", "_paused", "_closing",
+    __slots__ = ("_loop", "_sock", "_fd", "_protocol", "_open", "_buffer", "_reading", "_paused", "_closing",
                  "_eof_pending", "_eof_sent", "_eof_received", "_lost")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, protocol: asyncio.Protocol):
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, protocol: asyncio.Protocol,
+                 open_transports: set | None = None):
         self._loop = loop
         self._sock = sock
         self._fd = sock.fileno()
         self._protocol = protocol
+        self._open = open_transports   # the listener's registry: it aborts what is left when it closes
+        if open_transports is not None:
+            open_transports.add(self)
         self._buffer = bytearray()   # written by the protocol, not yet taken by the kernel
         self._reading = False        # our reader is registered with the selector
         self._paused = False         # the protocol asked not to be given data
@@ -203,6 +207,8 @@ class SocketTransport:
         if self._lost:
             return
         self._lost = True
+        if self._open is not None:
+            self._open.discard(self)
         self._sock.close()
         # asyncio's contract: connection_lost is never called from inside the call that closed
         self._loop.call_soon(self._protocol.connection_lost, exc)
@@ -234,6 +240,8 @@ class Listener:
         self._factory = protocol_factory
         self._backlog = backlog
         self._retry = None
+        #: connections not closed yet, including those flushing an answer after the protocol closed them
+        self.transports: set[SocketTransport] = set()
         #: accepting failed for want of descriptors or memory and has not succeeded since
         self.starved = False
         for sock in sockets:
@@ -269,7 +277,7 @@ class Listener:
             sock.setblocking(False)
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            SocketTransport(self._loop, sock, self._factory()).start()
+            SocketTransport(self._loop, sock, self._factory(), self.transports).start()
 
     def _pause_accepting(self) -> None:
         if self._retry is not None:
@@ -284,6 +292,10 @@ class Listener:
             self._loop.add_reader(sock.fileno(), self._accept_ready, sock)
 
     def close(self) -> None:
+        """Stop listening and abort every connection still open (their protocols get
+        ``connection_lost`` on the next loop turn)."""
+        for transport in list(self.transports):
+            transport.abort()
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None

@@ -294,6 +294,40 @@ def test_a_protocol_that_raises_loses_its_connection_and_the_listener_keeps_serv
     assert "a bug in the protocol" in capfd.readouterr().err
 
 
+def test_closing_the_listener_closes_connections_still_flushing_an_answer():
+    """A server stopped while a client is not reading its (large) answer leaves nothing open."""
+    async def main():
+        before = len(os.listdir("/proc/self/fd"))
+        listening = bind("127.0.0.1", 0, 8)
+        protocols = []
+        loop = asyncio.get_running_loop()
+
+        def answer_and_close(protocol, data):
+            protocol.transport.write(os.urandom(8 * 1024 * 1024))
+            protocol.transport.close()
+
+        def factory():
+            protocols.append(Recorder(on_data=answer_and_close))
+            return protocols[-1]
+
+        listener = Listener(loop, listening, factory, 8)
+        client = socket.create_connection(listening[0].getsockname())
+        client.sendall(b"request")
+        while not listener.transports or not protocols or not protocols[0].data:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert listener.transports  # still flushing: the client reads nothing
+        listener.close()
+        await protocols[0].gone
+        still_open = set(listener.transports)
+        client.close()
+        return before, len(os.listdir("/proc/self/fd")), still_open
+
+    before, after, still_open = run(main())
+    assert not still_open
+    assert after == before
+
+
 def test_a_name_with_several_addresses_is_served_on_one_port_on_each(monkeypatch):
     try:
         with socket.socket(socket.AF_INET6) as probe:
