@@ -320,7 +320,10 @@ def bind(host: str | None, port: int, backlog: int) -> list[socket.socket]:
             if (family, address) in seen:
                 continue
             seen.add((family, address))
-            sock = socket.socket(family, kind, proto)
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError:
+                continue  # a family the kernel lacks (IPv6 disabled): serve on the others
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
@@ -330,6 +333,8 @@ def bind(host: str | None, port: int, backlog: int) -> list[socket.socket]:
                 address = (address[0], sockets[0].getsockname()[1], *address[2:])
             sock.bind(address)
             sock.listen(backlog)
+        if not sockets:
+            raise OSError(f"no address of {host or 'all interfaces'} can be listened on")
     except BaseException:
         for sock in sockets:
             sock.close()
