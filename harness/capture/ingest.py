@@ -4,7 +4,8 @@
 fault injection happens between (3) and (4), in the server; then
 (4) Content-Type / Content-Encoding 415, (5) framing headers and stream id 400,
 (6) body size 413 — ``check_headers``; (7)-(14) frame, reassembly, CRC, decode,
-limits, semantics and store — ``process_frame``, built on ``harness.wire``.
+limits, semantics and store — ``process_frame`` (``accept_frame``, the stateful steps,
+then ``judge_message``, the pure ones), built on ``harness.wire``.
 
 Every function returns a ``Verdict``; none raises for bad input.
 """
@@ -176,17 +177,40 @@ def stream_id_problem(stream_id: str) -> str | None:
     return None
 
 
-def process_frame(request: Request, tenant) -> Verdict:
-    """Steps 7-14: frame, total_length, reassembly, CRC, decode, limits, semantics; a 204
-    verdict carries the expanded events with their ``_meta``, for the server to store.
+def accept_frame(request: Request, tenant) -> Verdict | wire.Completed:
+    """Steps 7-9: frame, total_length, reassembly, the steps that change the tenant's
+    partials. A Verdict when they decide; else the completed message, for
+    ``judge_message``. The tenant's own Reassembler makes the project key part of the
+    partial-message key (W3.3)."""
+    judged = wire.accept_frame(tenant.reassembler, request.body, stream_id=_stream_id(request),
+                               limits=tenant.options.limits)
+    if type(judged) is wire.Completed:
+        return judged
+    return _verdict(request, judged)
 
-    The codec's ``judge_frame`` applies the W5/W6/W7 rules; the tenant's own
-    Reassembler makes the project key part of the partial-message key (W3.3)."""
-    body = request.body
+
+def judge_message(request: Request, tenant, completed: wire.Completed) -> Verdict:
+    """Steps 10-14: CRC, decode, limits, semantics; a 204 verdict carries the expanded
+    events with their ``_meta``, for the server to store. Reads only the request and the
+    tenant's options, so the server may run it off the event loop."""
+    options = tenant.options
+    return _verdict(request, wire.judge_message(completed, options.limits, options.binary_properties))
+
+
+def process_frame(request: Request, tenant) -> Verdict:
+    """Steps 7-14: ``accept_frame``, then ``judge_message`` when the frame completed its message."""
+    step = accept_frame(request, tenant)
+    if type(step) is wire.Completed:
+        return judge_message(request, tenant, step)
+    return step
+
+
+def _stream_id(request: Request) -> str | None:
     stream_ids = request.head.fields.get(_STREAM_ID)
-    stream_id = stream_ids[0] if stream_ids else None
-    judged = wire.judge_frame(tenant.reassembler, body, stream_id=stream_id, limits=tenant.options.limits,
-                              binary_properties=tenant.options.binary_properties)
+    return stream_ids[0] if stream_ids else None
+
+
+def _verdict(request: Request, judged: wire.Verdict) -> Verdict:
     frame = judged.frame
     summary = None
     if frame is not None:
@@ -198,6 +222,7 @@ def process_frame(request: Request, tenant) -> Verdict:
         return Verdict(judged.status, judged.reason, decoded=decoded, frame=summary)
     events = judged.events
     received_at = int(time.time() * 1000)
+    stream_id = _stream_id(request)
     for event in events:
         event["_meta"] = {"stream_id": stream_id or "", "message_id": frame.message_id,
                           "received_at": received_at, "request_t": request.t}

@@ -69,7 +69,7 @@ def _compact_encoder():
 
 
 #: the same text as ``json.dumps(value, separators=(",", ":"))`` (tests/capture/test_capture_json_text.py)
-_dumps = _compact_encoder()
+_dumps = compact_json = _compact_encoder()
 #: Head lines naming the project key, read leniently from bytes that did not parse as a head.
 _RAW_KEY_LINE = re.compile(rb"(?im)^x-honch-project-key[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$")
 
@@ -412,7 +412,12 @@ class Redactor:
     def document(self, value, extra=(), forms: Forms | None = None) -> tuple[object, str]:
         """(redacted value, its compact JSON text)."""
         forms = self.forms(extra) if forms is None else forms
-        text = _dumps(value)
+        return self.checked(value, _dumps(value), forms)
+
+    def checked(self, value, text: str, forms: Forms) -> tuple[object, str]:
+        """(value, text) redacted for ``forms``, given ``text == compact_json(value)``: the
+        half of :meth:`document` that reads the secrets, which only the loop thread may do
+        (they change as tenants come and go; ``compact_json`` may run on any thread)."""
         # the forms include each secret's JSON-escaped spelling, so a look at the text suffices
         if forms.found_in(text):
             value = self.value_with(value, forms)

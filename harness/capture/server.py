@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 from harness import __version__
 from harness import protocol as P
@@ -35,7 +36,7 @@ from .http11 import (FIELD_CONNECTION, FIELD_CONTENT_LENGTH, FIELD_EXPECT, FIELD
                      HeadError, error_body, find_head_end, parse_content_length, parse_head, serialize_response)
 from .ingest import Request, Verdict
 from .sockets import Listener, bind
-from .redact import REDACTED, Redactor, raw_project_keys
+from .redact import REDACTED, Redactor, compact_json, raw_project_keys
 from .tenants import DEFAULT_MAX_MEMORY, PARTIAL_FRAME_OVERHEAD_BYTES, Budget, Tenants, key_problem, parse_options
 
 #: Whole-request deadline: a device sends ~4 KiB at once; anything slower is a stuck sender.
@@ -52,6 +53,11 @@ TICK_SECONDS = 0.1
 PARTIAL_SWEEP_SECONDS = 1.0
 #: Connections the kernel queues while the server is busy (a rack of boards reconnecting at once).
 LISTEN_BACKLOG = 1024
+#: A completed message above this size is decoded, validated and expanded on a worker
+#: thread: that costs ~0.6 µs a byte (about 0.7 s for a 1 MiB message of small
+#: properties), which on the loop would hold up every other connection. A message in
+#: one frame is at most the frame limit (64 KiB, ~40 ms) and stays on the loop.
+JUDGE_OFF_LOOP_BYTES = P.CAPTURE_LIMITS.frame
 #: Frame limit applied to a body before the tenant is known (unknown key or wrong path).
 DEFAULT_FRAME_LIMIT = P.CAPTURE_LIMITS.frame
 
@@ -108,6 +114,8 @@ class _App:
         #: the event loop's clock (connection deadlines), looked up once: every connection reads it
         self.loop_time = asyncio.get_running_loop().time
         self.connections: set[_Connection] = set()
+        #: judges large messages (JUDGE_OFF_LOOP_BYTES) one at a time, off the event loop
+        self.judge_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="honch-hil-judge")
         self.control = ControlApi(self.tenants, token=control_token, info=lambda: {
             "version": __version__, "capture_path": self.capture_path, "open": open_tenants,
             "partial_ttl": partial_ttl, "read_timeout": read_timeout, "internal_errors": self.internal_errors,
@@ -196,7 +204,8 @@ class _App:
             return
         fault = tenant.next_fault()
         if fault is None:
-            self._answer(conn, request, tenant, self._process(request, tenant), fault=None)
+            self._process(conn, request, tenant, lambda verdict: self._answer(conn, request, tenant, verdict,
+                                                                              fault=None))
         elif fault.delay_ms:
             # Not tied to the connection: a client that gives up during the delay still has
             # its request processed and recorded, as a real receiver would.
@@ -218,26 +227,57 @@ class _App:
         elif fault.close:
             self._answer(conn, request, tenant, Verdict(0, "injected close: connection closed without an answer"),
                          fault=fault, processed=False)
-        elif fault.lose_response:
-            self._answer(conn, request, tenant, self._process(request, tenant), fault=fault, lose=True)
         else:
-            self._answer(conn, request, tenant, self._process(request, tenant), fault=fault)
+            lose = fault.lose_response
+            self._process(conn, request, tenant, lambda verdict: self._answer(conn, request, tenant, verdict,
+                                                                              fault=fault, lose=lose))
 
-    def _process(self, request: Request, tenant) -> Verdict:
-        """Steps 4-14 of W10."""
+    def _process(self, conn, request: Request, tenant, answer) -> None:
+        """Steps 4-14 of W10, then ``answer(verdict)``: at once, or for a message large
+        enough to stall every other connection while it is decoded, once a worker thread
+        has judged it (the connection waits, reading nothing, as during a delay fault)."""
         verdict = ingest.check_headers(request, tenant.options.limits.frame)
         if verdict is None:
-            verdict = ingest.process_frame(request, tenant)
+            step = ingest.accept_frame(request, tenant)
             tenant.partials_changed()
-            if verdict.events:
-                self._store_events(request, tenant, verdict.events)
-            self.tenants.enforce_budget()
-        return verdict
+            if type(step) is not Verdict:
+                if len(step.data) > JUDGE_OFF_LOOP_BYTES:
+                    self._judge_off_loop(conn, request, tenant, step, answer)
+                    return
+                step = ingest.judge_message(request, tenant, step)
+            verdict = step
+            self._judged(request, tenant, verdict)
+        answer(verdict)
 
-    def _store_events(self, request: Request, tenant, events: list[dict]) -> None:
-        forms = self._forms(request)
+    def _judged(self, request: Request, tenant, verdict: Verdict, texts: list[str] | None = None) -> None:
+        if verdict.events:
+            tenant.store_events(self._event_texts(request, verdict.events) if texts is None else texts, request.t)
+        self.tenants.enforce_budget()
+
+    def _judge_off_loop(self, conn, request: Request, tenant, completed, answer) -> None:
+        def judge() -> tuple[Verdict, list[str]]:
+            # the secrets change as tenants come and go: the worker does not read them
+            verdict = ingest.judge_message(request, tenant, completed)
+            return verdict, [compact_json(event) for event in verdict.events]
+
+        def judged(future) -> None:
+            try:
+                verdict, texts = future.result()
+                forms = self._forms(request)
+                checked = self.redactor.checked
+                texts = [checked(event, text, forms)[1] for event, text in zip(verdict.events, texts)]
+                self._judged(request, tenant, verdict, texts)
+                answer(verdict)
+            except Exception:
+                self._internal_error(conn, request, tenant)
+
+        asyncio.get_running_loop().run_in_executor(self.judge_pool, judge).add_done_callback(judged)
+
+    def _event_texts(self, request: Request, events: list[dict], forms=None) -> list[str]:
+        """The stored form of each event: its JSON text, redacted."""
+        forms = forms or self._forms(request)
         document = self.redactor.document
-        tenant.store_events([document(event, forms=forms)[1] for event in events], request.t)
+        return [document(event, forms=forms)[1] for event in events]
 
     # -- answering and recording ----------------------------------------------------------
 
@@ -722,5 +762,7 @@ class CaptureServer:
             for conn in list(app.connections):
                 conn.abort()
             server.close()  # and the connections still flushing an answer
+            # a judgement still running ends on its own, unanswered (its connection is aborted)
+            app.judge_pool.shutdown(wait=False, cancel_futures=True)
             await asyncio.sleep(0)  # the aborted connections' connection_lost
             self._loop = None

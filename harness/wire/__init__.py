@@ -10,7 +10,7 @@ from harness.wire.expand import expand_events, json_value, key_name, to_decoded_
 from harness.wire.frame import Frame, chunk, encode_frame, parse_frame
 from harness.wire.message import decode_message, encode_message, string_table, validate_message
 from harness.wire.reassembly import Progress, Reassembler
-from harness.wire.receive import Verdict, decode_frames, judge_frame, reassemble
+from harness.wire.receive import Completed, Verdict, accept_frame, decode_frames, judge_frame, judge_message, reassemble
 from harness.wire.values import F32, F64, Bytes, Event, Int, Map, Message, Reserved, UInt
 from harness.wire.varint import (
     crc16, decode_svarint, decode_uvarint, encode_svarint, encode_uvarint, unzigzag, uvarint_size, zigzag,
@@ -25,5 +25,5 @@ __all__ = [
     "Reassembler", "Progress",
     "encode_message", "decode_message", "validate_message", "string_table",
     "expand_events", "to_decoded_json", "json_value", "key_name",
-    "Verdict", "judge_frame", "reassemble", "decode_frames",
+    "Verdict", "Completed", "accept_frame", "judge_message", "judge_frame", "reassemble", "decode_frames",
 ]

@@ -4,7 +4,7 @@ without any I/O, and a convenience to decode a recorded frame sequence."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Hashable, Iterable
+from typing import Hashable, Iterable, NamedTuple
 
 from harness.protocol import (
     CAPTURE_LIMITS, FRAME_FINAL, FRAME_INIT, FRAME_KIND_BY_HEADER, FRAME_MIDDLE, HEADER_STREAM_ID,
@@ -32,9 +32,18 @@ class Verdict:
     events: list = field(default_factory=list)  # the expanded events to store (204 only)
 
 
-def judge_frame(reassembler: Reassembler, body, *, stream_id: str | None, namespace: Hashable = None,
-                limits: Limits = CAPTURE_LIMITS, binary_properties: bool = False) -> Verdict:
-    """Judge one request body that already passed the HTTP checks (steps 1–5).
+class Completed(NamedTuple):
+    """A frame that completed its message: what :func:`judge_message` judges next."""
+
+    frame: Frame
+    data: bytes
+
+
+def accept_frame(reassembler: Reassembler, body, *, stream_id: str | None, namespace: Hashable = None,
+                 limits: Limits = CAPTURE_LIMITS) -> Verdict | Completed:
+    """Steps 6–9 of one request body that already passed the HTTP checks (steps 1–5): the
+    frame and its reassembly, the only steps that read or change state. A Verdict when
+    they decide (202, or a rejection), else the completed message.
 
     The partial is keyed by ``(namespace, stream_id or "", source type, message id)``; a
     capture server passes the project key as ``namespace``, so that the key is W3.3's
@@ -60,14 +69,31 @@ def judge_frame(reassembler: Reassembler, body, *, stream_id: str | None, namesp
     if progress.message is None:
         what = "repeat of an accepted frame" if progress.repeat else "frame stored"
         return Verdict(202, f"{what}: {progress.received} of {progress.total} message bytes", frame)
+    return Completed(frame, progress.message)
+
+
+def judge_message(completed: Completed, limits: Limits = CAPTURE_LIMITS,
+                  binary_properties: bool = False) -> Verdict:
+    """Steps 10–14 of a completed message: decode, limits, semantics, expansion. A pure
+    function of its arguments (no state is read or changed), so it may run on any thread."""
     message = None
     try:
-        message = decode_message(progress.message, limits)
+        message = decode_message(completed.data, limits)
         validate_message(message, binary_properties)
     except WireError as exc:
-        return Verdict(exc.status, exc.reason, frame, message)
+        return Verdict(exc.status, exc.reason, completed.frame, message)
     events = expand_events(message)
-    return Verdict(204, f"message stored: {len(events)} events", frame, message, events)
+    return Verdict(204, f"message stored: {len(events)} events", completed.frame, message, events)
+
+
+def judge_frame(reassembler: Reassembler, body, *, stream_id: str | None, namespace: Hashable = None,
+                limits: Limits = CAPTURE_LIMITS, binary_properties: bool = False) -> Verdict:
+    """Judge one request body that already passed the HTTP checks (steps 1–5): steps 6–14,
+    :func:`accept_frame` then, when the frame completed its message, :func:`judge_message`."""
+    step = accept_frame(reassembler, body, stream_id=stream_id, namespace=namespace, limits=limits)
+    if type(step) is Completed:
+        return judge_message(step, limits, binary_properties)
+    return step
 
 
 def reassemble(frames: Iterable[bytes], limits: Limits = CAPTURE_LIMITS) -> bytes:
