@@ -4,6 +4,7 @@ and its log entry are what judging it on the loop gives."""
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
@@ -15,6 +16,7 @@ from capture_helpers import exchange, request_bytes, vector
 
 from harness.capture import CaptureServer, ControlClient
 from harness.capture import server as capture_server
+from harness.capture.redact import REDACTED
 from harness.wire import UInt, Event, Message, chunk, decode_message, encode_message, parse_frame
 
 KEY = "large-key"
@@ -135,3 +137,16 @@ def test_stopping_the_server_while_a_large_message_is_judged_ends_cleanly(caplog
             thread.join(30)
             assert not thread.is_alive()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+def test_a_project_key_inside_a_large_message_is_redacted_off_the_loop_as_on_it(monkeypatch):
+    keys = [f"k{i}" for i in range(300)]
+    message = Message(base_time_ms=1_700_000_000_000, context=context(), events=[
+        Event("e", i, [(k, UInt(j)) for j, k in enumerate(keys)] + [("copied", KEY)]) for i in range(250)])
+    frames = chunk(encode_message(message), 17, 65536)
+    off, on = _judged_both_ways(monkeypatch, frames)
+    assert off[0][-1][0] == 204
+    assert off == on
+    events = off[1]
+    assert len(events) == 250 and all(KEY not in json.dumps(event) for event in events)
+    assert all(event["properties"]["copied"] == REDACTED for event in events)
