@@ -4,8 +4,8 @@
 fault injection happens between (3) and (4), in the server; then
 (4) Content-Type / Content-Encoding 415, (5) framing headers and stream id 400,
 (6) body size 413 — ``check_headers``; (7)-(14) frame, reassembly, CRC, decode,
-limits, semantics and store — ``process_frame`` (``accept_frame``, the stateful steps,
-then ``judge_message``, the pure ones), built on ``harness.wire``.
+limits, semantics and store — ``accept_frame`` (the stateful steps, 7-9), then
+``judge_message`` (the pure ones, 10-14), built on ``harness.wire``.
 
 Every function returns a ``Verdict``; none raises for bad input.
 """
@@ -195,14 +195,6 @@ def judge_message(request: Request, tenant, completed: wire.Completed) -> Verdic
     tenant's options, so the server may run it off the event loop."""
     options = tenant.options
     return _verdict(request, wire.judge_message(completed, options.limits, options.binary_properties))
-
-
-def process_frame(request: Request, tenant) -> Verdict:
-    """Steps 7-14: ``accept_frame``, then ``judge_message`` when the frame completed its message."""
-    step = accept_frame(request, tenant)
-    if type(step) is wire.Completed:
-        return judge_message(request, tenant, step)
-    return step
 
 
 def _stream_id(request: Request) -> str | None:

@@ -69,7 +69,7 @@ def _compact_encoder():
 
 
 #: the same text as ``json.dumps(value, separators=(",", ":"))`` (tests/capture/test_capture_json_text.py)
-_dumps = compact_json = _compact_encoder()
+compact_json = _compact_encoder()
 #: Head lines naming the project key, read leniently from bytes that did not parse as a head.
 _RAW_KEY_LINE = re.compile(rb"(?im)^x-honch-project-key[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$")
 
@@ -412,7 +412,7 @@ class Redactor:
     def document(self, value, extra=(), forms: Forms | None = None) -> tuple[object, str]:
         """(redacted value, its compact JSON text)."""
         forms = self.forms(extra) if forms is None else forms
-        return self.checked(value, _dumps(value), forms)
+        return self.checked(value, compact_json(value), forms)
 
     def checked(self, value, text: str, forms: Forms) -> tuple[object, str]:
         """(value, text) redacted for ``forms``, given ``text == compact_json(value)``: the
@@ -421,11 +421,11 @@ class Redactor:
         # the forms include each secret's JSON-escaped spelling, so a look at the text suffices
         if forms.found_in(text):
             value = self.value_with(value, forms)
-            text = _dumps(value)
+            text = compact_json(value)
         return value, text
 
     def recheck(self, text: str, forms: Forms) -> str:
         """A stored JSON document checked again for ``forms`` (secrets added after it was stored)."""
         if not forms.found_in(text):
             return text
-        return _dumps(self.value_with(json.loads(text), forms))
+        return compact_json(self.value_with(json.loads(text), forms))

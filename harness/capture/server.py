@@ -246,12 +246,17 @@ class _App:
                     return
                 step = ingest.judge_message(request, tenant, step)
             verdict = step
-            self._judged(request, tenant, verdict)
+            self._judged(request, tenant, verdict, [compact_json(event) for event in verdict.events])
         answer(verdict)
 
-    def _judged(self, request: Request, tenant, verdict: Verdict, texts: list[str] | None = None) -> None:
+    def _judged(self, request: Request, tenant, verdict: Verdict, texts: list[str]) -> None:
+        """Store the events (``texts``: each one's compact JSON), redacted against the
+        secrets as they are now; on the loop thread, which alone reads them."""
         if verdict.events:
-            tenant.store_events(self._event_texts(request, verdict.events) if texts is None else texts, request.t)
+            forms = self._forms(request)
+            checked = self.redactor.checked
+            tenant.store_events([checked(event, text, forms)[1] for event, text in zip(verdict.events, texts)],
+                                request.t)
         self.tenants.enforce_budget()
 
     def _judge_off_loop(self, conn, request: Request, tenant, completed, answer) -> None:
@@ -263,21 +268,12 @@ class _App:
         def judged(future) -> None:
             try:
                 verdict, texts = future.result()
-                forms = self._forms(request)
-                checked = self.redactor.checked
-                texts = [checked(event, text, forms)[1] for event, text in zip(verdict.events, texts)]
                 self._judged(request, tenant, verdict, texts)
                 answer(verdict)
             except Exception:
                 self._internal_error(conn, request, tenant)
 
         asyncio.get_running_loop().run_in_executor(self.judge_pool, judge).add_done_callback(judged)
-
-    def _event_texts(self, request: Request, events: list[dict], forms=None) -> list[str]:
-        """The stored form of each event: its JSON text, redacted."""
-        forms = forms or self._forms(request)
-        document = self.redactor.document
-        return [document(event, forms=forms)[1] for event in events]
 
     # -- answering and recording ----------------------------------------------------------
 

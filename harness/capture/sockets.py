@@ -97,7 +97,7 @@ class SocketTransport:
             if not self._protocol.eof_received():
                 self.close()
         except Exception as exc:  # the protocol's own bug: as asyncio does, drop the connection
-            self._report(exc, "protocol callback")
+            print(f"honch-hil capture: protocol callback failed: {exc!r}", file=sys.stderr)
             self._force_close(exc)
 
     def pause_reading(self) -> None:
@@ -213,21 +213,8 @@ class SocketTransport:
         # asyncio's contract: connection_lost is never called from inside the call that closed
         self._loop.call_soon(self._protocol.connection_lost, exc)
 
-    @staticmethod
-    def _report(exc: BaseException, where: str) -> None:
-        print(f"honch-hil capture: {where} failed: {exc!r}", file=sys.stderr)
-
     def get_extra_info(self, name: str, default=None):
-        if name == "socket":
-            return self._sock
-        if name == "peername":
-            try:
-                return self._sock.getpeername()
-            except OSError:
-                return default
-        if name == "sockname":
-            return self._sock.getsockname()
-        return default
+        return self._sock if name == "socket" else default
 
 
 class Listener:

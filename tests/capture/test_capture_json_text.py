@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.capture.redact import _dumps
+from harness.capture.redact import compact_json
 
 text = st.text(st.characters(blacklist_categories=()), max_size=12)
 scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=-2**70, max_value=2**70),
@@ -20,20 +20,20 @@ document = st.recursive(scalar, lambda inner: st.one_of(
 @settings(max_examples=1500, deadline=None)
 @given(value=document)
 def test_same_text_as_json_dumps(value):
-    assert _dumps(value) == json.dumps(value, separators=(",", ":"))
+    assert compact_json(value) == json.dumps(value, separators=(",", ":"))
 
 
 def test_server_documents():
     event = {"distinct_id": "user-1", "event": "boot", "properties": {"$device_id": "d\u00e9vice", "n": [1, 2.5]},
              "timestamp": 1700000000000, "_meta": {"stream_id": "1a", "message_id": 1, "request_t": 305.59654967}}
-    assert _dumps(event) == json.dumps(event, separators=(",", ":"))
-    assert _dumps(math.inf) == "Infinity"
+    assert compact_json(event) == json.dumps(event, separators=(",", ":"))
+    assert compact_json(math.inf) == "Infinity"
 
 
 def test_unserialisable_values_raise_like_json_dumps():
     for value in (object(), {"a": {1, 2}}, [b"bytes"]):
         with pytest.raises(TypeError) as ours:
-            _dumps(value)
+            compact_json(value)
         with pytest.raises(TypeError) as theirs:
             json.dumps(value, separators=(",", ":"))
         assert str(ours.value) == str(theirs.value)

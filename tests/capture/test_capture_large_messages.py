@@ -10,7 +10,6 @@ import socket
 import threading
 import time
 
-import pytest
 
 from capture_helpers import exchange, request_bytes, vector
 
@@ -103,7 +102,7 @@ def test_a_failure_while_judging_off_the_loop_is_a_500_and_the_server_keeps_serv
         raise RuntimeError("judge broke")
 
     with CaptureServer() as server, ControlClient(server.url) as control:
-        tenant = control.create_tenant(KEY)
+        control.create_tenant(KEY)
         send_all_but_last(server.port, frames)
         monkeypatch.setattr(capture_server.ingest, "judge_message", broken)
         answer = post(server.port, frames[-1])[0]

@@ -8,21 +8,15 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from capture_helpers import exchange, request_bytes, vector
 
 from harness.capture.sockets import Listener, SocketTransport, bind
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class Recorder(asyncio.Protocol):
@@ -383,22 +377,15 @@ def test_binding_a_port_in_use_fails_with_the_os_error_and_leaves_nothing_open(m
         taken[0].close()
 
 
-def _set_low_descriptor_limit():
-    resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
-
-
-def test_running_out_of_descriptors_is_reported_once_and_accepting_resumes_when_they_are_freed():
+def test_running_out_of_descriptors_is_reported_once_and_accepting_resumes_when_they_are_freed(serve):
     """A rack reconnecting at once can exhaust the server's descriptors: it must say so,
     not spin on the listener, and serve again once connections close."""
-    server = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--port", "0", "--quiet", "--open"],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              preexec_fn=_set_low_descriptor_limit)
+    served = serve("--quiet", "--open")
+    resource.prlimit(served.process.pid, resource.RLIMIT_NOFILE, (48, 48))
     held = []
     try:
-        banner = server.stdout.readline()
-        port = int(banner.split(" port ")[1].split(":")[0])
         for _ in range(80):  # more than the server can hold
-            held.append(socket.create_connection(("127.0.0.1", port)))
+            held.append(socket.create_connection(("127.0.0.1", served.port)))
         time.sleep(2.5)  # at least two accept retries while still out of descriptors
         for sock in held:
             sock.close()
@@ -407,7 +394,7 @@ def test_running_out_of_descriptors_is_reported_once_and_accepting_resumes_when_
         answer = None
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            answer = exchange(port, request_bytes(bytes.fromhex(single["frames"][0]["hex"]), key="emfile-key"))
+            answer = exchange(served.port, request_bytes(bytes.fromhex(single["frames"][0]["hex"]), key="emfile-key"))
             if answer.status:
                 break
             time.sleep(0.2)
@@ -415,12 +402,7 @@ def test_running_out_of_descriptors_is_reported_once_and_accepting_resumes_when_
     finally:
         for sock in held:
             sock.close()
-        server.send_signal(signal.SIGINT)
-        try:
-            _, err = server.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            _, err = server.communicate()
+    _, _, err = served.interrupt()
     said = [line for line in err.splitlines() if "accept" in line]
     assert said and "cannot accept connections (Too many open files)" in said[0], err
     assert "accepting connections again" in err
